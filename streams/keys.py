@@ -1,0 +1,166 @@
+"""Every Redis key and stream field name of the BTU wire protocol (PROTOCOL.md, version 1).
+
+No other module spells a key or a field name: they import them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.errors import ProtocolError
+
+PROTOCOL_VERSION = "1"
+MAX_SITE_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The keys of one site: ``Keys("erp.example.com").schedules`` etc."""
+
+    site: str
+
+    def __post_init__(self) -> None:
+        site = self.site
+        if not site or len(site) > MAX_SITE_LENGTH or any(c.isspace() for c in site):
+            raise ProtocolError(
+                f"site name {site!r} is not usable in a key: it must be 1-{MAX_SITE_LENGTH} "
+                "characters without spaces"
+            )
+
+    @property
+    def prefix(self) -> str:
+        return f"btu:{self.site}:"
+
+    @property
+    def schedules(self) -> str:
+        """Stream: change log of schedules and run-later items (written by the app)."""
+        return f"btu:{self.site}:schedules"
+
+    @property
+    def state(self) -> str:
+        """Hash: id -> JSON of the latest upsert entry (written by the app)."""
+        return f"btu:{self.site}:schedules:state"
+
+    @property
+    def rpc(self) -> str:
+        """Stream: control requests (written by clients)."""
+        return f"btu:{self.site}:rpc"
+
+    def rpc_reply(self, rid: str) -> str:
+        """Stream: the reply to request ``rid`` (written by the daemon, expires)."""
+        return f"btu:{self.site}:rpc:reply:{rid}"
+
+    @property
+    def fires(self) -> str:
+        """Stream: one entry per fire outcome (written by the daemon, trimmed)."""
+        return f"btu:{self.site}:fires"
+
+    def fired(self, fire_id: str) -> str:
+        """String: de-duplication marker of one fire (SET NX, expires)."""
+        return f"btu:{self.site}:fired:{fire_id}"
+
+    @property
+    def last_fire(self) -> str:
+        """Hash: id -> due (ms) of the last fire sent, for catch-up after downtime."""
+        return f"btu:{self.site}:last-fire"
+
+    @property
+    def leader(self) -> str:
+        """String: the active instance and its fencing epoch, with a lease."""
+        return f"btu:{self.site}:leader"
+
+    def scheduler(self, instance: str) -> str:
+        """Hash: heartbeat and status of one daemon instance, with a TTL."""
+        return f"btu:{self.site}:scheduler:{instance}"
+
+    @property
+    def scheduler_pattern(self) -> str:
+        """SCAN pattern matching every instance's heartbeat hash."""
+        return f"btu:{self.site}:scheduler:*"
+
+    @property
+    def dead(self) -> str:
+        """Stream: entries that could not be parsed, with the reason."""
+        return f"btu:{self.site}:dead"
+
+
+class F:
+    """Stream field names. Values on the wire are always UTF-8 strings."""
+
+    V = "v"
+    # schedule change events
+    OP = "op"
+    ID = "id"
+    KIND = "kind"
+    TASK = "task"
+    CRON = "cron"
+    TZ = "tz"
+    AT = "at"
+    ENABLED = "enabled"
+    TS = "ts"
+    # rpc request / reply
+    RID = "rid"
+    CMD = "cmd"
+    ARG = "arg"
+    DEADLINE = "deadline"
+    OK = "ok"
+    DATA = "data"
+    ERROR = "error"
+    # fire record
+    FIRE_ID = "fire_id"
+    DUE = "due"
+    SENT = "sent"
+    LAG_MS = "lag_ms"
+    OUTCOME = "outcome"
+    HTTP = "http"
+    JOB = "job"
+    ATTEMPT = "attempt"
+    INSTANCE = "instance"
+    # dead letter
+    SOURCE = "source"
+    ENTRY = "entry"
+    REASON = "reason"
+    FIELDS = "fields"
+
+
+class Op:
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class Kind:
+    CRON = "cron"
+    ONCE = "once"
+
+
+class Outcome:
+    ENQUEUED = "enqueued"
+    DUPLICATE = "duplicate"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    MISSED = "missed"
+
+    ALL = frozenset({ENQUEUED, DUPLICATE, RETRYING, FAILED, MISSED})
+
+
+class Cmd:
+    PING = "ping"
+    RELOAD = "reload"
+    CANCEL = "cancel"
+    NEXT = "next"
+    STATUS = "status"
+    RESYNC = "resync"
+
+    ALL = frozenset({PING, RELOAD, CANCEL, NEXT, STATUS, RESYNC})
+
+
+# Retention: how much of each daemon-written stream is kept (approximate MAXLEN).
+FIRES_MAXLEN = 10_000
+DEAD_MAXLEN = 10_000
+RPC_MAXLEN = 1_000
+SCHEDULES_MAXLEN = 100_000
+RPC_REPLY_TTL_S = 60
+
+# Endpoint paths on the Frappe site.
+ENQUEUE_PATH = "/api/method/btu.api.enqueue_scheduled"
+REPUBLISH_PATH = "/api/method/btu.api.republish_all"

@@ -1,0 +1,136 @@
+"""Writing schedule changes and reading the state snapshot (PROTOCOL.md "Schedule change
+events").
+
+The stream entry and the state hash change together in one MULTI/EXEC, so a reader that
+takes a :func:`snapshot` sees either both or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+from redis import Redis
+from redis.exceptions import ResponseError
+
+from streams.errors import ProtocolError
+from streams.keys import SCHEDULES_MAXLEN, Keys
+from streams.messages import ScheduleDelete, ScheduleUpsert, decode_schedule_event
+
+# How many items one MULTI/EXEC carries when publishing in bulk.
+BULK_CHUNK = 1_000
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def publish_upsert(r: Redis, keys: Keys, upsert: ScheduleUpsert) -> str:
+    """XADD the upsert and store it in the state hash, atomically; returns the entry id."""
+    fields = upsert.encode()
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd(keys.schedules, fields, maxlen=SCHEDULES_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    pipe.hset(keys.state, upsert.id, orjson.dumps(fields))
+    entry_id, _ = pipe.execute()
+    return _text(entry_id)
+
+
+def publish_delete(r: Redis, keys: Keys, delete: ScheduleDelete) -> str:
+    """XADD the delete and drop the id from the state hash, atomically."""
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd(keys.schedules, delete.encode(), maxlen=SCHEDULES_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    pipe.hdel(keys.state, delete.id)
+    entry_id, _ = pipe.execute()
+    return _text(entry_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAllResult:
+    upserts: int
+    deletes: int
+
+
+def publish_all(
+    r: Redis, keys: Keys, upserts: Iterable[ScheduleUpsert], ts: int
+) -> PublishAllResult:
+    """Make the state hash equal ``upserts``: publish each one and a delete for every id
+    in the hash that is not among them (the app's ``republish_all``)."""
+    items = list(upserts)
+    wanted = {u.id for u in items}
+    stale = [
+        i for i in (_text(k) for k in r.hkeys(keys.state)) if i not in wanted
+    ]
+    events: list[ScheduleUpsert | ScheduleDelete] = [ScheduleDelete(id=i, ts=ts) for i in stale]
+    events.extend(items)
+    for start in range(0, len(events), BULK_CHUNK):
+        pipe = r.pipeline(transaction=True)
+        for event in events[start : start + BULK_CHUNK]:
+            fields = event.encode()
+            pipe.xadd(keys.schedules, fields, maxlen=SCHEDULES_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            if isinstance(event, ScheduleUpsert):
+                pipe.hset(keys.state, event.id, orjson.dumps(fields))
+            else:
+                pipe.hdel(keys.state, event.id)
+        pipe.execute()
+    return PublishAllResult(upserts=len(items), deletes=len(stale))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state hash and the stream position it corresponds to.
+
+    ``items`` maps id to the raw JSON text stored in the hash; decode each with
+    :func:`decode_state_value` so that one bad value does not spoil the rest.
+    """
+
+    items: dict[str, bytes]
+    last_id: str
+
+
+def snapshot(r: Redis, keys: Keys) -> Snapshot:
+    """Read the state hash and the stream's last id in one MULTI/EXEC.
+
+    Consuming the stream after ``last_id`` then applies every later change exactly once.
+    """
+    pipe = r.pipeline(transaction=True)
+    pipe.hgetall(keys.state)
+    pipe.xinfo_stream(keys.schedules)
+    state, info = pipe.execute(raise_on_error=False)
+    if isinstance(state, Exception):
+        raise state
+    if isinstance(info, ResponseError):
+        last_id = "0-0"  # no stream yet: every entry that will come is newer
+    elif isinstance(info, Exception):
+        raise info
+    else:
+        last_id = _text(info["last-generated-id"])
+    items = {_text(k): v if isinstance(v, bytes) else v.encode() for k, v in state.items()}
+    return Snapshot(items=items, last_id=last_id)
+
+
+def decode_state_value(item_id: str, raw: bytes | str) -> ScheduleUpsert:
+    """Decode one value of the state hash (the JSON of an upsert entry)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError(f"state of {item_id!r} is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ProtocolError(f"state of {item_id!r} is not a JSON object")
+    event = decode_schedule_event(data)
+    if not isinstance(event, ScheduleUpsert):
+        raise ProtocolError(f"state of {item_id!r} holds a delete, not an upsert")
+    if event.id != item_id:
+        raise ProtocolError(f"state field {item_id!r} holds the entry of {event.id!r}")
+    return event
+
+
+__all__ = [
+    "PublishAllResult",
+    "Snapshot",
+    "decode_state_value",
+    "publish_all",
+    "publish_delete",
+    "publish_upsert",
+    "snapshot",
+]

@@ -1,0 +1,83 @@
+"""The control RPC (PROTOCOL.md "Control RPC"): a client, and the reply helper the
+daemon uses.
+
+A call XADDs one request to ``btu:{site}:rpc`` and waits on its own reply stream
+``btu:{site}:rpc:reply:{rid}``. The reply is a completion acknowledgement: when
+:meth:`RpcClient.call` returns, the command has been applied. The client deletes the
+reply stream once read, and the daemon does not answer a request whose deadline has
+passed, so a call leaves no key behind (a reply racing the deadline expires in 60 s).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from redis import Redis
+
+from streams.errors import ProtocolError, RpcFailed, RpcTimeout
+from streams.keys import RPC_MAXLEN, RPC_REPLY_TTL_S, Keys
+from streams.messages import RpcReply, RpcRequest
+from streams.redisio import Clock, now_ms, xread
+
+DEFAULT_TIMEOUT_S = 1.0
+# Extra time the client waits past the deadline for a reply already on its way.
+REPLY_GRACE_MS = 50
+
+
+class RpcClient:
+    """Send control commands to the active scheduler instance of one site."""
+
+    def __init__(self, r: Redis, keys: Keys, *, clock: Clock = time.time) -> None:
+        self._r = r
+        self._keys = keys
+        self._clock = clock
+
+    def call(self, cmd: str, arg: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
+        """Run ``cmd`` and return the reply's ``data``.
+
+        Raises :class:`RpcTimeout` when no instance answers within ``timeout`` seconds
+        and :class:`RpcFailed` when the scheduler answers ``ok=0``.
+        """
+        reply = self.request(cmd, arg, timeout)
+        if not reply.ok:
+            raise RpcFailed(cmd, reply.error)
+        return reply.data
+
+    def request(self, cmd: str, arg: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> RpcReply:
+        """Like :meth:`call` but returns the whole reply, ``ok=0`` included."""
+        rid = uuid.uuid4().hex
+        sent = now_ms(self._clock)
+        deadline = sent + max(1, int(timeout * 1000))
+        request = RpcRequest(rid=rid, cmd=cmd, arg=arg, ts=sent, deadline=deadline)
+        reply_key = self._keys.rpc_reply(rid)
+        self._r.xadd(self._keys.rpc, request.encode(), maxlen=RPC_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        try:
+            return self._wait(reply_key, rid, deadline + REPLY_GRACE_MS, cmd, timeout)
+        finally:
+            self._r.delete(reply_key)
+
+    def _wait(self, reply_key: str, rid: str, until: int, cmd: str, timeout: float) -> RpcReply:
+        while True:
+            remaining = until - now_ms(self._clock)
+            if remaining <= 0:
+                raise RpcTimeout(
+                    f"no scheduler answered {cmd!r} within {timeout:g} s "
+                    "(is btu-scheduler running for this site?)"
+                )
+            for _stream, entries in xread(self._r, {reply_key: "0-0"}, remaining, count=1):
+                for _entry_id, fields in entries:
+                    reply = RpcReply.decode(fields)
+                    if reply.rid != rid:
+                        raise ProtocolError(f"reply for {reply.rid!r} arrived on the stream of {rid!r}")
+                    return reply
+
+
+def send_reply(r: Redis, keys: Keys, reply: RpcReply) -> None:
+    """XADD the reply to its own stream and let it expire (the daemon's side)."""
+    key = keys.rpc_reply(reply.rid)
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd(key, reply.encode())  # type: ignore[arg-type]
+    pipe.expire(key, RPC_REPLY_TTL_S)
+    pipe.execute()
