@@ -11,7 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from btu_scheduler import __version__, explain
+from btu_scheduler import __version__, commands, explain
+from btu_scheduler.demo import run as demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"btu-scheduler {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.register(sub)
     explain.register(sub)
+    demo.register(sub)
     return parser
 
 

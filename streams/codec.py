@@ -158,3 +158,16 @@ def loads(name: str, text: str, limit: int = MAX_JSON) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError as e:
         raise ProtocolError(f"field {name!r} is not valid JSON: {e}") from e
+
+
+def lenient(raw: object) -> dict[str, str]:
+    """Best-effort text view of an entry for a dead letter: never raises; undecodable
+    bytes are replaced, and a value that is not a field map is kept as its repr."""
+    if not isinstance(raw, Mapping):
+        return {"_unreadable": repr(raw)[:MAX_TEXT]}
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        k = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        v = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        out[k[:MAX_SHORT]] = v[:MAX_TEXT]
+    return out

@@ -164,3 +164,44 @@ RPC_REPLY_TTL_S = 60
 # Endpoint paths on the Frappe site.
 ENQUEUE_PATH = "/api/method/btu.api.enqueue_scheduled"
 REPUBLISH_PATH = "/api/method/btu.api.republish_all"
+
+
+class Marker:
+    """Values of ``btu:{site}:fired:{fire_id}``: who claimed the fire and how it ended."""
+
+    CLAIMED = "claimed"  # followed by " {instance}"; the request may not have been sent
+    DONE = "done"  # the endpoint answered (enqueued or duplicate)
+    FAILED = "failed"  # gave up (permanent error or retry deadline)
+
+
+class Heartbeat:
+    """Fields of ``btu:{site}:scheduler:{instance}`` (all strings, like stream fields)."""
+
+    INSTANCE = "instance"
+    HOST = "host"
+    PID = "pid"
+    VERSION = "version"
+    ROLE = "role"  # leader | standby
+    EPOCH = "epoch"
+    STARTED = "started"  # ms
+    HEARTBEAT = "heartbeat"  # ms, Redis server time of the last renewal
+    ARMED = "armed"
+    NEXT_DUE = "next_due"  # ms or ""
+    LAST_ID = "last_id"  # schedules stream position applied
+    EVENTS = "events_applied"
+    FIRES_SENT = "fires_sent"
+    FIRES_FAILED = "fires_failed"
+    DEAD = "dead_letters"
+
+
+class Leader:
+    """Fields of the JSON value of ``btu:{site}:leader``."""
+
+    INSTANCE = "instance"
+    EPOCH = "epoch"
+
+
+# Keys of the demo's stand-in endpoint (not part of the wire protocol).
+def demo_seen_key(site: str) -> str:
+    """Set of fire_ids the stand-in endpoint has enqueued (its durable de-duplication)."""
+    return f"btu:{site}:demo:seen"

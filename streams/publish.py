@@ -17,32 +17,29 @@ from redis.exceptions import ResponseError
 from streams.errors import ProtocolError
 from streams.keys import SCHEDULES_MAXLEN, Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert, decode_schedule_event
+from streams.redisio import text, xadd
 
 # How many items one MULTI/EXEC carries when publishing in bulk.
 BULK_CHUNK = 1_000
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def publish_upsert(r: Redis, keys: Keys, upsert: ScheduleUpsert) -> str:
     """XADD the upsert and store it in the state hash, atomically; returns the entry id."""
     fields = upsert.encode()
     pipe = r.pipeline(transaction=True)
-    pipe.xadd(keys.schedules, fields, maxlen=SCHEDULES_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
     pipe.hset(keys.state, upsert.id, orjson.dumps(fields))
     entry_id, _ = pipe.execute()
-    return _text(entry_id)
+    return text(entry_id)
 
 
 def publish_delete(r: Redis, keys: Keys, delete: ScheduleDelete) -> str:
     """XADD the delete and drop the id from the state hash, atomically."""
     pipe = r.pipeline(transaction=True)
-    pipe.xadd(keys.schedules, delete.encode(), maxlen=SCHEDULES_MAXLEN, approximate=True)  # type: ignore[arg-type]
+    xadd(pipe, keys.schedules, delete.encode(), SCHEDULES_MAXLEN)
     pipe.hdel(keys.state, delete.id)
     entry_id, _ = pipe.execute()
-    return _text(entry_id)
+    return text(entry_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +55,14 @@ def publish_all(
     in the hash that is not among them (the app's ``republish_all``)."""
     items = list(upserts)
     wanted = {u.id for u in items}
-    stale = [
-        i for i in (_text(k) for k in r.hkeys(keys.state)) if i not in wanted
-    ]
+    stale = [i for i in (text(k) for k in r.hkeys(keys.state)) if i not in wanted]
     events: list[ScheduleUpsert | ScheduleDelete] = [ScheduleDelete(id=i, ts=ts) for i in stale]
     events.extend(items)
     for start in range(0, len(events), BULK_CHUNK):
         pipe = r.pipeline(transaction=True)
         for event in events[start : start + BULK_CHUNK]:
             fields = event.encode()
-            pipe.xadd(keys.schedules, fields, maxlen=SCHEDULES_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
             if isinstance(event, ScheduleUpsert):
                 pipe.hset(keys.state, event.id, orjson.dumps(fields))
             else:
@@ -104,8 +99,8 @@ def snapshot(r: Redis, keys: Keys) -> Snapshot:
     elif isinstance(info, Exception):
         raise info
     else:
-        last_id = _text(info["last-generated-id"])
-    items = {_text(k): v if isinstance(v, bytes) else v.encode() for k, v in state.items()}
+        last_id = text(info["last-generated-id"])
+    items = {text(k): v if isinstance(v, bytes) else v.encode() for k, v in state.items()}
     return Snapshot(items=items, last_id=last_id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -43,10 +43,6 @@ def block_ms(r: Redis, wanted_ms: float) -> int:
     return int(max(1, min(wanted_ms, cap)))
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def parse_xread(reply: Any) -> list[tuple[str, list[Entry]]]:
     """Normalise an XREAD/XREADGROUP reply (RESP2 list or RESP3 dict) to a list of
     ``(stream, [(entry_id, fields), ...])``."""
@@ -57,9 +53,7 @@ def parse_xread(reply: Any) -> list[tuple[str, list[Entry]]]:
     for stream, entries in items:
         if isinstance(entries, list) and len(entries) == 1 and isinstance(entries[0], list):
             entries = entries[0]  # RESP3 wraps the entry list once more
-        out.append(
-            (_text(stream), [(_text(eid), fields or {}) for eid, fields in entries])
-        )
+        out.append((text(stream), [(text(eid), fields or {}) for eid, fields in entries]))
     return out
 
 
@@ -68,5 +62,27 @@ def xread(
 ) -> list[tuple[str, list[Entry]]]:
     """XREAD that never trips the socket timeout; ``wait_ms=None`` does not block."""
     block = None if wait_ms is None else block_ms(r, wait_ms)
-    reply = r.xread(dict(streams), count=count, block=block)
+    reply = r.xread(cast(Any, dict(streams)), count=count, block=block)
     return parse_xread(reply)
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply value as text (clients may or may not decode responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def xadd(r: Any, key: str, fields: Mapping[str, str], maxlen: int | None = None) -> Any:
+    """XADD with approximate trimming; works on a client or a pipeline."""
+    return r.xadd(key, cast(Any, dict(fields)), maxlen=maxlen, approximate=maxlen is not None)
+
+
+def hgetall_text(r: Redis, key: str) -> dict[str, str]:
+    reply = cast("Mapping[bytes | str, bytes | str] | None", r.hgetall(key))
+    return {text(k): text(v) for k, v in (reply or {}).items()}
+
+
+def xrevrange(r: Redis, key: str, count: int) -> list[tuple[str, dict[str, str]]]:
+    """The newest ``count`` entries of a stream, newest first, as text."""
+    reply = cast("list[tuple[bytes | str, Mapping[bytes | str, bytes | str]]] | None",
+                 r.xrevrange(key, count=count))  # fmt: skip
+    return [(text(eid), {text(k): text(v) for k, v in f.items()}) for eid, f in reply or []]

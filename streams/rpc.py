@@ -19,7 +19,7 @@ from redis import Redis
 from streams.errors import ProtocolError, RpcFailed, RpcTimeout
 from streams.keys import RPC_MAXLEN, RPC_REPLY_TTL_S, Keys
 from streams.messages import RpcReply, RpcRequest
-from streams.redisio import Clock, now_ms, xread
+from streams.redisio import Clock, now_ms, xadd, xread
 
 DEFAULT_TIMEOUT_S = 1.0
 # Extra time the client waits past the deadline for a reply already on its way.
@@ -45,14 +45,16 @@ class RpcClient:
             raise RpcFailed(cmd, reply.error)
         return reply.data
 
-    def request(self, cmd: str, arg: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> RpcReply:
+    def request(
+        self, cmd: str, arg: str | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> RpcReply:
         """Like :meth:`call` but returns the whole reply, ``ok=0`` included."""
         rid = uuid.uuid4().hex
         sent = now_ms(self._clock)
         deadline = sent + max(1, int(timeout * 1000))
         request = RpcRequest(rid=rid, cmd=cmd, arg=arg, ts=sent, deadline=deadline)
         reply_key = self._keys.rpc_reply(rid)
-        self._r.xadd(self._keys.rpc, request.encode(), maxlen=RPC_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        xadd(self._r, self._keys.rpc, request.encode(), RPC_MAXLEN)
         try:
             return self._wait(reply_key, rid, deadline + REPLY_GRACE_MS, cmd, timeout)
         finally:
@@ -70,7 +72,9 @@ class RpcClient:
                 for _entry_id, fields in entries:
                     reply = RpcReply.decode(fields)
                     if reply.rid != rid:
-                        raise ProtocolError(f"reply for {reply.rid!r} arrived on the stream of {rid!r}")
+                        raise ProtocolError(
+                            f"reply for {reply.rid!r} arrived on the stream of {rid!r}"
+                        )
                     return reply
 
 
@@ -78,6 +82,6 @@ def send_reply(r: Redis, keys: Keys, reply: RpcReply) -> None:
     """XADD the reply to its own stream and let it expire (the daemon's side)."""
     key = keys.rpc_reply(reply.rid)
     pipe = r.pipeline(transaction=True)
-    pipe.xadd(key, reply.encode())  # type: ignore[arg-type]
+    xadd(pipe, key, reply.encode())
     pipe.expire(key, RPC_REPLY_TTL_S)
     pipe.execute()

@@ -28,7 +28,7 @@ def redis_url() -> Iterator[str | None]:
     try:
         yield server.url
     finally:
-        server.stop()
+        server.cleanup()
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def private_redis() -> Iterator[RedisServer]:
     try:
         yield server
     finally:
-        server.stop(kill=True)
+        server.cleanup()
 
 
 class FakeClock:

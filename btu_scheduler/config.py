@@ -1,0 +1,213 @@
+"""Settings of the daemon: a TOML file overridden by ``BTU_*`` environment variables.
+
+This is the only module that reads ``os.environ``. Every setting is validated up front;
+a bad one raises :class:`ConfigError` whose one-line message names it. Secrets (the API
+secret and any password in the Redis URL) are kept out of ``repr`` and of
+:meth:`Settings.public`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from btu_scheduler.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/btu_scheduler/btu_scheduler.toml")
+ENV_PREFIX = "BTU_"
+MASK = "********"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Effective configuration. Field docs double as the reference in docs/operations.md."""
+
+    site: str
+    redis_url: str = field(default="redis://127.0.0.1:11000/0", repr=False)
+    frappe_url: str = ""
+    api_key: str = ""
+    api_secret: str = field(default="", repr=False)
+    host_header: str = ""
+    instance: str = ""
+    log_level: str = "info"
+    log_format: str = "auto"
+    # active/standby
+    lease_seconds: float = 5.0
+    # catch-up after downtime
+    grace_seconds: float = 300.0
+    # firing
+    request_timeout_seconds: float = 10.0
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+    retry_deadline_seconds: float = 300.0
+    http_concurrency: int = 32
+    max_backlog: int = 10_000
+    fired_ttl_seconds: int = 172_800
+    fires_maxlen: int = 10_000
+    # Redis reconnects
+    reconnect_max_seconds: float = 10.0
+    shutdown_timeout_seconds: float = 10.0
+
+    @property
+    def renew_seconds(self) -> float:
+        """How often the lease is renewed (and standbys try to take it)."""
+        return self.lease_seconds / 3
+
+    def public(self) -> dict[str, Any]:
+        """Every setting, with secrets masked: safe to print and to log."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "api_secret":
+                value = MASK if value else ""
+            elif f.name == "redis_url":
+                value = mask_url(value)
+            out[f.name] = value
+        return out
+
+    def require_firing(self) -> None:
+        """The settings `run` needs beyond what the operator commands need."""
+        for name in ("frappe_url", "api_key", "api_secret"):
+            if not getattr(self, name):
+                raise ConfigError(f"setting {name!r} is missing (env {ENV_PREFIX}{name.upper()})")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``********``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:{MASK}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+_ENV_NAMES = {f.name: ENV_PREFIX + f.name.upper() for f in fields(Settings)}
+
+
+def load(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read ``path`` (or the default file when it exists) and apply the environment."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    config_path = Path(path) if path is not None else env.get("BTU_CONFIG") or None
+    if config_path is None and DEFAULT_CONFIG_PATH.is_file():
+        config_path = DEFAULT_CONFIG_PATH
+    if config_path is not None:
+        raw.update(_read_toml(Path(config_path)))
+    for name, env_name in _ENV_NAMES.items():
+        if env_name in env and env[env_name] != "":
+            raw[name] = env[env_name]
+    return _build(raw)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data: dict[str, Any] = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    known = set(_ENV_NAMES)
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"config file {str(path)!r}: unknown setting {key!r}")
+    return data
+
+
+def _build(raw: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        values[f.name] = _coerce(f.name, f.type, raw[f.name])
+    if not values.get("site"):
+        raise ConfigError(f"setting 'site' is missing (env {ENV_PREFIX}SITE)")
+    values.setdefault("instance", f"{socket.gethostname()}:{os.getpid()}")
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r} must be a {kind}, got {_show(name, value)}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"setting {name!r} must be a string, got {_show(name, value)}")
+    return value.strip()
+
+
+def _show(name: str, value: Any) -> str:
+    return MASK if name in ("api_secret", "redis_url") else repr(value)
+
+
+def _validate(s: Settings) -> None:
+    from streams.errors import ProtocolError
+    from streams.keys import Keys
+
+    try:
+        Keys(s.site)
+    except ProtocolError as e:
+        raise ConfigError(f"setting 'site': {e}") from None
+    scheme = urlsplit(s.redis_url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("setting 'redis_url' must start with redis://, rediss:// or unix://")
+    if s.frappe_url:
+        parts = urlsplit(s.frappe_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"setting 'frappe_url' must be an http(s) URL like http://127.0.0.1:8000, "
+                f"got {s.frappe_url!r}"
+            )
+    if s.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+        raise ConfigError(
+            f"setting 'log_level' must be debug|info|warning|error, got {s.log_level!r}"
+        )
+    if s.log_format not in ("auto", "json", "console"):
+        raise ConfigError(f"setting 'log_format' must be json|console|auto, got {s.log_format!r}")
+    positive = (
+        "lease_seconds", "grace_seconds", "request_timeout_seconds", "retry_initial_seconds",
+        "retry_max_seconds", "retry_deadline_seconds", "http_concurrency", "max_backlog",
+        "fired_ttl_seconds", "fires_maxlen", "reconnect_max_seconds", "shutdown_timeout_seconds",
+    )  # fmt: skip
+    for name in positive:
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"setting {name!r} must be greater than 0")
+    if s.lease_seconds < 0.3:
+        raise ConfigError("setting 'lease_seconds' must be at least 0.3")
+    if s.fired_ttl_seconds < s.grace_seconds + s.retry_deadline_seconds:
+        raise ConfigError(
+            "setting 'fired_ttl_seconds' must exceed grace_seconds + retry_deadline_seconds"
+        )

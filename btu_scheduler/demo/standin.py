@@ -1,0 +1,122 @@
+"""A stand-in for the site's ``btu.api.enqueue_scheduled`` (and ``republish_all``).
+
+It behaves as PROTOCOL.md "Firing" step 4 asks of the app: token authentication, the
+fire_id recorded durably (a Redis set) before enqueueing, so a repeated request answers
+``duplicate: true`` and enqueues nothing, and the RQ job id derived from the fire_id.
+Tasks are looked up by the item's ``task`` in a registry given at start.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import redis
+from rq import Queue
+
+from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, demo_seen_key
+from streams.messages import job_id_for
+
+
+@dataclass
+class StandInConfig:
+    redis_url: str
+    site: str
+    api_key: str
+    api_secret: str
+    # item id -> dotted path of the function its task runs
+    functions: Mapping[str, str]
+    queue: str = "default"
+    # called by republish_all (the demo republishes its schedules)
+    republish: Callable[[], int] | None = None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the demo prints its own progress."""
+
+    def do_POST(self) -> None:
+        cfg = self.server.cfg
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.headers.get("Authorization") != f"token {cfg.api_key}:{cfg.api_secret}":
+            self._reply(401, {"exc_type": "AuthenticationError", "exception": "bad token"})
+            return
+        if self.path == ENQUEUE_PATH:
+            status, payload = self.server.enqueue(body)
+        elif self.path == REPUBLISH_PATH:
+            count = cfg.republish() if cfg.republish else 0
+            status, payload = 200, {"message": {"published": count}}
+        else:
+            status, payload = 404, {"exc_type": "DoesNotExistError", "exception": self.path}
+        self._reply(status, payload)
+
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
+        data = orjson.dumps(payload)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, cfg: StandInConfig, port: int) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.cfg = cfg
+        self.redis = redis.Redis.from_url(cfg.redis_url)
+        self.queue = Queue(cfg.queue, connection=self.redis)
+        self.lock = threading.Lock()
+
+    def enqueue(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            request = orjson.loads(body)
+            item_id, fire = str(request["id"]), str(request["fire_id"])
+            int(request["due"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return 400, {"exc_type": "ValidationError", "exception": "bad request body"}
+        self.cfg.requests.append(request)
+        function = self.cfg.functions.get(item_id)
+        if function is None:
+            return 404, {"exc_type": "DoesNotExistError", "exception": f"unknown item {item_id}"}
+        job_id = job_id_for(fire)
+        # Durable de-duplication first: a fire_id is enqueued at most once, ever.
+        if not self.redis.sadd(demo_seen_key(self.cfg.site), fire):
+            return 200, {"message": {"job_id": job_id, "duplicate": True}}
+        self.queue.enqueue(function, job_id=job_id, meta={"fire_id": fire, "due": request["due"]})
+        return 200, {"message": {"job_id": job_id, "duplicate": False}}
+
+
+class StandInEndpoint:
+    """Runs the stand-in HTTP server in a background thread."""
+
+    def __init__(self, cfg: StandInConfig, port: int = 0) -> None:
+        self.cfg = cfg
+        self._server = _Server(cfg, port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="standin", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> StandInEndpoint:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.redis.close()

@@ -1,0 +1,361 @@
+"""Sending due fires: claim, POST concurrently, retry, record every outcome.
+
+Flow of one fire (PROTOCOL.md "Firing"):
+
+1. :meth:`Dispatcher.claim` runs the claim script for a batch of fires in one pipeline.
+   The script checks the fencing token (the lease value), skips fires that ``last-fire``
+   shows were already claimed, sets ``fired:{fire_id}`` with NX and records the due in
+   ``last-fire``, atomically.
+2. Claimed fires go to a thread pool; each attempt is one POST over pooled keep-alive
+   connections, so a slow call holds one worker and never delays the others.
+3. Transient failures are retried with capped exponential backoff from a timer heap (no
+   worker sleeps) until the retry deadline.
+4. Every outcome becomes one entry in ``btu:{site}:fires``; a single recorder thread
+   writes them in batched pipelines and marks the fire ``done`` or ``failed``.
+
+Memory is bounded: beyond ``max_backlog`` unfinished fires, new ones are recorded as
+``failed`` at once instead of queueing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import structlog
+from redis import Redis
+from redis.exceptions import RedisError
+
+from btu_scheduler.engine import Fire
+from btu_scheduler.http import Endpoint, Result
+from streams.keys import Keys, Marker, Outcome
+from streams.messages import FireRecord
+from streams.redisio import xadd
+
+log = structlog.get_logger("btu_scheduler.dispatch")
+
+# Claim result codes returned by the script.
+CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1
+
+# KEYS: leader, fired marker, last-fire. ARGV: token, id, due, ttl_ms, marker value.
+_CLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end
+local prev = redis.call('HGET', KEYS[3], ARGV[2])
+if prev and tonumber(prev) and tonumber(prev) >= tonumber(ARGV[3]) then return {2, prev} end
+if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then return {0, prev or ''} end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+return {1, prev or ''}
+"""
+
+# KEYS: leader, fired marker. ARGV: token, marker value. Take over a fire another
+# instance claimed but never finished (it died between claim and answer).
+_RECLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local v = redis.call('GET', KEYS[2])
+if not v or string.sub(v, 1, 7) ~= 'claimed' then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
+return 1
+"""
+
+# KEYS: fired marker, last-fire. ARGV: id, due, previous due ('' for none).
+# Undo a claim whose request was never answered, so the next leader fires it.
+_HAND_BACK = """
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  if ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[1])
+  else redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
+end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+@dataclass(order=True)
+class _Job:
+    """A claimed fire on its way; ordered by when its next attempt is due."""
+
+    not_before: float
+    seq: int
+    fire: Fire = field(compare=False)
+    deadline: float = field(compare=False)  # monotonic
+    previous_due: str = field(compare=False, default="")
+    attempt: int = field(compare=False, default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    instance: str
+    concurrency: int = 32
+    max_backlog: int = 10_000
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    retry_deadline_s: float = 300.0
+    fired_ttl_ms: int = 172_800_000
+    fires_maxlen: int = 10_000
+
+
+OutcomeHook = Callable[[FireRecord, str], None]
+
+
+class Dispatcher:
+    """Claims fires and sends them; thread-safe, owned by the daemon."""
+
+    def __init__(
+        self,
+        r: Redis,
+        keys: Keys,
+        endpoint: Endpoint,
+        settings: DispatchSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_outcome: OutcomeHook | None = None,
+    ) -> None:
+        self._r = r
+        self._keys = keys
+        self._endpoint = endpoint
+        self._s = settings
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self._claim = r.register_script(_CLAIM)
+        self._reclaim = r.register_script(_RECLAIM)
+        self._hand_back = r.register_script(_HAND_BACK)
+        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="btu-fire")
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._unfinished: dict[int, _Job] = {}
+        self._retry_heap: list[_Job] = []
+        self._retry_cv = threading.Condition(self._lock)
+        self._records: queue.Queue[tuple[FireRecord, str | None] | None] = queue.Queue()
+        self._stopping = False
+        self._accepting = True
+        self._running = 0
+        self._threads = [
+            threading.Thread(target=self._retry_loop, name="btu-retry", daemon=True),
+            threading.Thread(target=self._record_loop, name="btu-recorder", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- claiming (main loop) -----------------------------------------------------
+
+    def claim(self, fires: list[Fire], token: str) -> list[tuple[Fire, int, str]]:
+        """Run the claim script for every fire in one round trip; returns
+        ``(fire, code, previous_due)``. Raises RedisError when Redis is unreachable."""
+        if not fires:
+            return []
+        ttl = str(self._s.fired_ttl_ms)
+        pipe = self._r.pipeline(transaction=False)
+        for fire in fires:
+            value = "missed" if fire.missed else f"{Marker.CLAIMED} {self._s.instance}"
+            self._claim(
+                keys=[self._keys.leader, self._keys.fired(fire.fire_id), self._keys.last_fire],
+                args=[token, fire.id, fire.due, ttl, value],
+                client=pipe,
+            )
+        out = []
+        for fire, (code, prev) in zip(fires, pipe.execute(), strict=True):
+            out.append((fire, int(code), prev.decode() if isinstance(prev, bytes) else str(prev)))
+        return out
+
+    def reclaim(self, fire: Fire, token: str) -> bool:
+        """Take over an unfinished claim left by a dead instance (the app de-duplicates)."""
+        value = f"{Marker.CLAIMED} {self._s.instance}"
+        code = self._reclaim(
+            keys=[self._keys.leader, self._keys.fired(fire.fire_id)], args=[token, value]
+        )
+        return int(code) == 1
+
+    # -- sending ------------------------------------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        with self._lock:
+            return len(self._unfinished)
+
+    def submit(self, fire: Fire, previous_due: str = "") -> bool:
+        """Send a claimed fire; False (and a ``failed`` record) when the backlog is full."""
+        now = time.monotonic()
+        job = _Job(now, next(self._seq), fire, now + self._s.retry_deadline_s, previous_due)
+        with self._lock:
+            full = len(self._unfinished) >= self._s.max_backlog or not self._accepting
+            if not full:
+                self._unfinished[job.seq] = job
+        if full:
+            self._finish(job, Result(Outcome.FAILED, detail="backlog full"), self._now_ms())
+            return False
+        self._pool.submit(self._attempt, job)
+        return True
+
+    def record(self, fire: Fire, outcome: str, detail: str = "") -> None:
+        """Record an outcome for a fire that is not sent (missed, duplicate)."""
+        now = self._now_ms()
+        record = FireRecord(
+            fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=now, outcome=outcome,
+            instance=self._s.instance, attempt=0,
+        )  # fmt: skip
+        self._emit(record, None, detail)
+
+    def _attempt(self, job: _Job) -> None:
+        with self._lock:
+            self._running += 1
+        try:
+            self._attempt_once(job)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def _attempt_once(self, job: _Job) -> None:
+        job.attempt += 1
+        fire = job.fire
+        sent = self._now_ms()
+        try:
+            result = self._endpoint.enqueue(fire.id, fire.kind, fire.due, fire.fire_id)
+        except Exception as e:  # a bug must not kill the worker or lose the fire silently
+            log.exception("fire_attempt_crashed", id=fire.id, fire_id=fire.fire_id)
+            result = Result(Outcome.FAILED, detail=f"internal error: {e.__class__.__name__}")
+        if not result.retryable:
+            self._finish(job, result, sent)
+            return
+        delay = min(self._s.retry_max_s, self._s.retry_initial_s * 2 ** (job.attempt - 1))
+        if time.monotonic() + delay > job.deadline:
+            self._finish(
+                job, Result(Outcome.FAILED, result.http, detail=f"gave up: {result.detail}"), sent
+            )
+            return
+        self._emit(self._record_of(job, result, sent), None, result.detail)
+        with self._retry_cv:
+            if self._stopping:
+                return  # left in _unfinished: handed back at shutdown
+            job.not_before = time.monotonic() + delay
+            heapq.heappush(self._retry_heap, job)
+            self._retry_cv.notify()
+
+    def _finish(self, job: _Job, result: Result, sent: int) -> None:
+        with self._lock:
+            self._unfinished.pop(job.seq, None)
+        if job.attempt == 0:
+            job.attempt = 1
+        marker = Marker.FAILED if result.outcome == Outcome.FAILED else Marker.DONE
+        self._emit(self._record_of(job, result, sent), marker, result.detail)
+
+    def _record_of(self, job: _Job, result: Result, sent: int) -> FireRecord:
+        fire = job.fire
+        return FireRecord(
+            fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=sent, outcome=result.outcome,
+            instance=self._s.instance, attempt=job.attempt, http=result.http, job=result.job,
+        )  # fmt: skip
+
+    def _emit(self, record: FireRecord, marker: str | None, detail: str) -> None:
+        log.info(
+            "fire",
+            id=record.id, fire_id=record.fire_id, due=record.due, lag_ms=record.lag_ms,
+            outcome=record.outcome, http=record.http, attempt=record.attempt, job=record.job,
+            **({"detail": detail} if detail else {}),
+        )  # fmt: skip
+        if self._on_outcome is not None:
+            self._on_outcome(record, detail)
+        self._records.put((record, marker))
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    # -- retry timer --------------------------------------------------------------
+
+    def _retry_loop(self) -> None:
+        with self._retry_cv:
+            while not self._stopping:
+                if not self._retry_heap:
+                    self._retry_cv.wait()
+                    continue
+                wait = self._retry_heap[0].not_before - time.monotonic()
+                if wait > 0:
+                    self._retry_cv.wait(wait)
+                    continue
+                job = heapq.heappop(self._retry_heap)
+                self._pool.submit(self._attempt, job)
+
+    # -- recorder -----------------------------------------------------------------
+
+    def _record_loop(self) -> None:
+        backoff = 0.1
+        batch: list[tuple[FireRecord, str | None]] = []
+        done = False
+        while not (done and not batch):
+            if not batch:
+                item = self._records.get()
+                if item is None:
+                    done = True
+                    continue
+                batch.append(item)
+                while len(batch) < 500:
+                    try:
+                        more = self._records.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        done = True
+                        break
+                    batch.append(more)
+            try:
+                self._write(batch)
+                batch = []
+                backoff = 0.1
+            except RedisError as e:
+                log.warning("fires_record_retry", error=str(e), pending=len(batch))
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                if done and backoff >= 5.0:
+                    log.error("fires_record_dropped", count=len(batch))
+                    return
+
+    def _write(self, batch: list[tuple[FireRecord, str | None]]) -> None:
+        pipe = self._r.pipeline(transaction=False)
+        for record, marker in batch:
+            xadd(pipe, self._keys.fires, record.encode(), self._s.fires_maxlen)
+            if marker is not None:
+                pipe.set(self._keys.fired(record.fire_id), marker, xx=True, keepttl=True)
+        pipe.execute()
+
+    # -- shutdown -----------------------------------------------------------------
+
+    def shutdown(self, timeout_s: float) -> int:
+        """Stop accepting, let attempts in flight finish for up to ``timeout_s``, hand
+        back every fire that did not finish, flush the records. Returns how many fires
+        were handed back."""
+        with self._retry_cv:
+            self._accepting = False
+            self._stopping = True
+            self._retry_heap.clear()
+            self._retry_cv.notify_all()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._running == 0:
+                    break
+            time.sleep(0.02)
+        with self._lock:
+            left = list(self._unfinished.values())
+            self._unfinished.clear()
+        handed = 0
+        for job in left:
+            try:
+                self._hand_back(
+                    keys=[self._keys.fired(job.fire.fire_id), self._keys.last_fire],
+                    args=[job.fire.id, job.fire.due, job.previous_due],
+                )
+                handed += 1
+                log.info("fire_handed_back", id=job.fire.id, fire_id=job.fire.fire_id)
+            except RedisError as e:
+                log.error(
+                    "fire_hand_back_failed", id=job.fire.id, fire_id=job.fire.fire_id, error=str(e)
+                )
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._records.put(None)
+        for t in self._threads:
+            t.join(timeout=max(0.1, deadline - time.monotonic()) + 2)
+        self._endpoint.close()
+        return handed

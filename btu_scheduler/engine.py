@@ -1,0 +1,223 @@
+"""The daemon's pure core: what is armed, what is due, and what to do about it.
+
+No I/O and no clock: every method takes ``now_ms``. The daemon feeds it decoded stream
+events and asks it for due fires; tests drive it with a fake clock.
+
+Rules (PROTOCOL.md "Time" and "Firing"):
+- a cron item is armed at its next instant strictly after the moment it was (re)armed;
+- an upsert that changes nothing about *when* an item fires keeps its current instant;
+- when several instants of one item have passed (the daemon was late or down), they
+  coalesce into one fire at the latest of them;
+- a fire more than ``grace_ms`` late is recorded as ``missed`` and not sent;
+- a ``once`` item fires one time and is then disarmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from btu_scheduler.heap import ArmedSet, Item
+from streams.cron import CronSchedule, compile_schedule
+from streams.errors import CronError
+from streams.keys import Kind
+from streams.messages import ScheduleDelete, ScheduleEvent, ScheduleUpsert, fire_id
+
+# How far back the catch-up search looks for a missed instant.
+CATCH_UP_HORIZON_MS = 400 * 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """One instant of one item that is due: send it, or record it as missed."""
+
+    id: str
+    kind: str
+    task: str
+    due: int
+    missed: bool = False
+
+    @property
+    def fire_id(self) -> str:
+        return fire_id(self.id, self.due)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one event did, for the canonical log line and RPC replies."""
+
+    id: str
+    action: str  # armed | rearmed | unchanged | disarmed | removed | unknown
+    due: int | None
+
+
+def latest_at_or_before(
+    schedule: CronSchedule, at_ms: int, horizon_ms: int = CATCH_UP_HORIZON_MS
+) -> int | None:
+    """The last fire instant of ``schedule`` at or before ``at_ms`` (None if none within
+    the horizon). Searches backwards with growing windows, then walks forwards."""
+    step = 1_000
+    while step <= horizon_ms * 4:
+        first = schedule.next_after(at_ms - min(step, horizon_ms) - 1)
+        if first is not None and first <= at_ms:
+            latest = first
+            while (following := schedule.next_after(latest)) is not None and following <= at_ms:
+                latest = following
+            return latest
+        if step >= horizon_ms:
+            return None
+        step *= 4
+    return None
+
+
+class Engine:
+    """Armed items and the decisions about them."""
+
+    def __init__(self, grace_ms: int) -> None:
+        self.grace_ms = grace_ms
+        self.armed = ArmedSet()
+
+    # -- changes ---------------------------------------------------------------------
+
+    def apply(self, event: ScheduleEvent, now_ms: int) -> Applied:
+        """Apply one decoded event from the schedules stream (or the state hash).
+
+        Raises :class:`~streams.errors.CronError` when a cron item cannot be compiled;
+        the item is then disarmed and the caller dead-letters the entry.
+        """
+        if isinstance(event, ScheduleDelete):
+            removed = self.armed.remove(event.id)
+            return Applied(event.id, "removed" if removed else "unknown", None)
+        return self._upsert(event, now_ms)
+
+    def _upsert(self, spec: ScheduleUpsert, now_ms: int) -> Applied:
+        current = self.armed.get(spec.id)
+        try:
+            schedule = _schedule_of(spec)
+        except CronError:
+            if current is not None:
+                self.armed.remove(spec.id)
+            raise
+        if current is not None and _same_timing(current.spec, spec) and current.due is not None:
+            current.spec = spec
+            return Applied(spec.id, "unchanged", current.due)
+        item = Item(spec=spec, schedule=schedule)
+        if current is not None:
+            item.last_fired = current.last_fired
+        item.due = self._first_due(item, now_ms)
+        self.armed.put(item)
+        if item.due is None:
+            return Applied(spec.id, "disarmed", None)
+        return Applied(spec.id, "rearmed" if current is not None else "armed", item.due)
+
+    def _first_due(self, item: Item, now_ms: int) -> int | None:
+        spec = item.spec
+        if not spec.enabled:
+            return None
+        if spec.kind == Kind.ONCE:
+            assert spec.at is not None
+            if item.last_fired is not None and item.last_fired >= spec.at:
+                return None  # already fired: a once item fires one time
+            return spec.at  # in the past it is handled (fired or missed) on the next tick
+        assert item.schedule is not None
+        return item.schedule.next_after(now_ms)
+
+    def cancel(self, item_id: str) -> bool:
+        """Disarm an item until its next upsert; True when it was armed."""
+        item = self.armed.get(item_id)
+        if item is None or item.due is None:
+            return False
+        self.armed.set_due(item, None)
+        return True
+
+    # -- start-up --------------------------------------------------------------------
+
+    def load(
+        self,
+        specs: Iterable[ScheduleUpsert],
+        last_fire: Mapping[str, int],
+        now_ms: int,
+        on_error: Callable[[ScheduleUpsert, CronError], None] | None = None,
+    ) -> list[Fire]:
+        """Replace everything with ``specs`` (the start-up snapshot) and return the
+        catch-up fires: for each item, its latest instant after its last fire (or its
+        publication) that has already passed, fired when within grace, else missed."""
+        items: list[Item] = []
+        catch_up: list[Fire] = []
+        latest_cache: dict[tuple[int, int], int | None] = {}
+        for spec in specs:
+            try:
+                schedule = _schedule_of(spec)
+            except CronError as e:
+                if on_error is None:
+                    raise
+                on_error(spec, e)
+                continue
+            item = Item(spec=spec, schedule=schedule, last_fired=last_fire.get(spec.id))
+            fire = self._catch_up(item, now_ms, latest_cache)
+            if fire is not None:
+                catch_up.append(fire)
+                item.last_fired = fire.due
+            item.due = self._first_due(item, now_ms)
+            items.append(item)
+        self.armed.load(items)
+        return catch_up
+
+    def _catch_up(
+        self, item: Item, now_ms: int, cache: dict[tuple[int, int], int | None]
+    ) -> Fire | None:
+        spec = item.spec
+        if not spec.enabled:
+            return None
+        baseline = max(item.last_fired or 0, spec.ts)
+        if spec.kind == Kind.ONCE:
+            assert spec.at is not None
+            if spec.at > now_ms or (item.last_fired is not None and item.last_fired >= spec.at):
+                return None
+            return self._decide(item, spec.at, now_ms)
+        assert item.schedule is not None
+        key = (id(item.schedule), now_ms)
+        if key not in cache:
+            cache[key] = latest_at_or_before(item.schedule, now_ms)
+        latest = cache[key]
+        if latest is None or latest <= baseline:
+            return None
+        return self._decide(item, latest, now_ms)
+
+    def _decide(self, item: Item, due: int, now_ms: int) -> Fire:
+        spec = item.spec
+        return Fire(spec.id, spec.kind, spec.task, due, missed=now_ms - due > self.grace_ms)
+
+    # -- time passing ----------------------------------------------------------------
+
+    def next_due(self) -> int | None:
+        return self.armed.peek_due()
+
+    def due(self, now_ms: int) -> list[Fire]:
+        """Pop every item due at ``now_ms``, re-arm it, and return its fire (coalesced
+        when several instants passed; ``missed`` when beyond grace)."""
+        fires: list[Fire] = []
+        for item, due in self.armed.pop_due(now_ms):
+            if item.schedule is not None:
+                following = item.schedule.next_after(due)
+                if following is not None and following <= now_ms:
+                    due = latest_at_or_before(item.schedule, now_ms) or due
+                    following = item.schedule.next_after(now_ms)
+                self.armed.set_due(item, following)
+            item.last_fired = due
+            fires.append(self._decide(item, due, now_ms))
+        return fires
+
+    def upcoming(self, count: int) -> list[tuple[int, str]]:
+        return self.armed.upcoming(count)
+
+
+def _schedule_of(spec: ScheduleUpsert) -> CronSchedule | None:
+    if spec.kind != Kind.CRON:
+        return None
+    assert spec.cron is not None and spec.tz is not None
+    return compile_schedule(spec.cron, spec.tz)
+
+
+def _same_timing(a: ScheduleUpsert, b: ScheduleUpsert) -> bool:
+    return (a.kind, a.cron, a.tz, a.at, a.enabled) == (b.kind, b.cron, b.tz, b.at, b.enabled)

@@ -1,0 +1,143 @@
+"""POSTing one fire to the app's enqueue endpoint (PROTOCOL.md "Firing", steps 3-5).
+
+urllib3 gives pooled keep-alive connections that many dispatcher threads share. The
+response is classified into a :class:`Result`; nothing here retries or sleeps: the
+dispatcher owns the retry policy. The Authorization header never reaches a log or an
+exception message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
+
+RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How one attempt ended."""
+
+    outcome: str  # enqueued | duplicate | retrying | failed
+    http: int | None = None
+    job: str = ""
+    detail: str = ""  # short reason for logs; never contains credentials
+
+    @property
+    def retryable(self) -> bool:
+        return self.outcome == Outcome.RETRYING
+
+
+class Endpoint:
+    """The Frappe site's HTTP API as the daemon sees it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        host_header: str = "",
+        timeout_s: float = 10.0,
+        pool_size: int = 32,
+    ) -> None:
+        parts = urlsplit(base_url)
+        self._base_path = parts.path.rstrip("/")
+        self._pool = urllib3.connection_from_url(
+            f"{parts.scheme}://{parts.netloc}",
+            maxsize=pool_size,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=min(timeout_s, 5.0), read=timeout_s),
+        )
+        self._headers = {
+            "Authorization": f"token {api_key}:{api_secret}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if host_header:
+            self._headers["Host"] = host_header
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def enqueue(self, item_id: str, kind: str, due: int, fire_id: str) -> Result:
+        body = orjson.dumps({"id": item_id, "kind": kind, "due": due, "fire_id": fire_id})
+        try:
+            response = self._pool.urlopen(
+                "POST", self._base_path + ENQUEUE_PATH, body=body, headers=self._headers
+            )
+        except Urllib3Error as e:
+            return Result(Outcome.RETRYING, detail=_describe_error(e))
+        return classify(response.status, response.data)
+
+    def republish_all(self) -> Result:
+        """Ask the app to rebuild the state hash and stream from its database."""
+        try:
+            response = self._pool.urlopen(
+                "POST", self._base_path + REPUBLISH_PATH, body=b"{}", headers=self._headers
+            )
+        except Urllib3Error as e:
+            return Result(Outcome.RETRYING, detail=_describe_error(e))
+        if 200 <= response.status < 300:
+            return Result(Outcome.ENQUEUED, http=response.status)
+        kind = Outcome.RETRYING if response.status in RETRYABLE_STATUS else Outcome.FAILED
+        return Result(kind, http=response.status, detail=_snippet(response.data))
+
+
+def classify(status: int, data: bytes) -> Result:
+    """Turn one HTTP answer into an outcome (PROTOCOL.md "Firing", steps 4 and 5)."""
+    if 200 <= status < 300:
+        message = _message(data)
+        if message is None:
+            return Result(Outcome.FAILED, http=status, detail="answer has no message object")
+        job = message.get("job_id")
+        job_text = job if isinstance(job, str) else ""
+        if message.get("duplicate") is True:
+            return Result(Outcome.DUPLICATE, http=status, job=job_text)
+        return Result(Outcome.ENQUEUED, http=status, job=job_text)
+    if status in RETRYABLE_STATUS:
+        return Result(Outcome.RETRYING, http=status, detail=_snippet(data))
+    return Result(Outcome.FAILED, http=status, detail=_snippet(data))
+
+
+def _message(data: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    message = parsed.get("message")
+    return message if isinstance(message, dict) else None
+
+
+def _snippet(data: bytes, limit: int = 200) -> str:
+    """A short, single-line excerpt of an error body (Frappe puts the reason in
+    ``exception`` or ``_server_messages``)."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        for key in ("exception", "exc_type", "message", "_error_message"):
+            value = parsed.get(key)
+            if isinstance(value, str) and value:
+                return value.replace("\n", " ")[:limit]
+    return data[:limit].decode("utf-8", "replace").replace("\n", " ")
+
+
+def _describe_error(error: Exception) -> str:
+    # urllib3's messages name the host and port, never the headers.
+    text = str(error.__class__.__name__)
+    reason = getattr(error, "reason", None)
+    if reason is not None:
+        text += f": {reason.__class__.__name__}"
+    return text

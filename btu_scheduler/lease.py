@@ -1,0 +1,108 @@
+"""Active/standby: the leader lease with a fencing epoch (``btu:{site}:leader``).
+
+The lease value is ``{"instance": ..., "epoch": <Redis server time in ms when taken>}``.
+Every write that matters (claiming a fire) runs in a Lua script that first checks the
+lease still holds this exact value, so an instance that lost the lease (paused, cut off,
+or simply slow) cannot fire: the fencing token is the value itself, and the epoch makes
+each tenure's value unique.
+
+Acquire/renew also refresh the instance's heartbeat hash in the same script, so a
+renewal costs one command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from streams.keys import Keys
+
+# KEYS: leader, heartbeat hash. ARGV: instance, lease_ms, heartbeat_ttl_ms, f1, v1, ...
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local role = 'standby'
+local token = redis.call('GET', KEYS[1])
+local pttl = 0
+if not token then
+  token = '{"instance":' .. cjson.encode(ARGV[1]) .. ',"epoch":' .. string.format('%d', now) .. '}'
+  redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+  role = 'leader'
+  pttl = tonumber(ARGV[2])
+else
+  pttl = redis.call('PTTL', KEYS[1])
+end
+local hb = {'role', role, 'heartbeat', string.format('%d', now)}
+for i = 4, #ARGV do hb[#hb + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], unpack(hb))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if role == 'leader' then return {1, token, pttl} end
+return {0, token, pttl}
+"""
+
+# KEYS: leader, heartbeat hash. ARGV: token, lease_ms, heartbeat_ttl_ms, f1, v1, ...
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local held = redis.call('GET', KEYS[1]) == ARGV[1]
+if held then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local hb = {'role', held and 'leader' or 'standby', 'heartbeat', string.format('%d', now)}
+for i = 4, #ARGV do hb[#hb + 1] = ARGV[i] end
+redis.call('HSET', KEYS[2], unpack(hb))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if held then return 1 end
+return 0
+"""
+
+# KEYS: leader. ARGV: token
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    leader: bool
+    token: str  # the lease value now in Redis (ours when leader)
+    pttl_ms: int  # remaining lease time (for standbys: when to try again)
+
+
+class Lease:
+    """Acquire, renew and release the leader lease of one site."""
+
+    def __init__(self, r: Redis, keys: Keys, instance: str, lease_ms: int) -> None:
+        self._r = r
+        self._keys = keys
+        self.instance = instance
+        self.lease_ms = lease_ms
+        self.heartbeat_ttl_ms = lease_ms * 3
+        self.token: str | None = None
+        self._acquire = r.register_script(_ACQUIRE)
+        self._renew = r.register_script(_RENEW)
+        self._release = r.register_script(_RELEASE)
+
+    def tick(self, heartbeat: dict[str, str]) -> LeaseState:
+        """Renew the lease when held, else try to take it; refresh the heartbeat."""
+        flat = [x for pair in heartbeat.items() for x in pair]
+        keys = [self._keys.leader, self._keys.scheduler(self.instance)]
+        if self.token is not None:
+            held = self._renew(keys, [self.token, self.lease_ms, self.heartbeat_ttl_ms, *flat])
+            if held:
+                return LeaseState(True, self.token, self.lease_ms)
+            self.token = None
+        got, token, pttl = self._acquire(
+            keys, [self.instance, self.lease_ms, self.heartbeat_ttl_ms, *flat]
+        )
+        token_text = token.decode() if isinstance(token, bytes) else str(token)
+        if got:
+            self.token = token_text
+        return LeaseState(bool(got), token_text, int(pttl))
+
+    def release(self) -> bool:
+        """Give the lease up (graceful shutdown) so a standby takes over at once."""
+        if self.token is None:
+            return False
+        token, self.token = self.token, None
+        return bool(self._release([self._keys.leader], [token]))

@@ -1,0 +1,190 @@
+"""The daemon's side of the control RPC (PROTOCOL.md "Control RPC").
+
+Each command is a method ``cmd_<name>(arg) -> data``. A :class:`BadRequest` becomes an
+``ok=0`` reply with its message; the reply is sent only after the command has been
+applied. ``schedules`` is an addition to the protocol's list (documented in
+docs/protocol.md): the armed items with their next instant, for the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from btu_scheduler import __version__
+from btu_scheduler.engine import Engine
+from btu_scheduler.heap import Item
+from btu_scheduler.stats import Stats
+from streams.cron import iso_local
+from streams.keys import Cmd, Kind
+
+MAX_LIST = 10_000
+EXTRA_COMMANDS = frozenset({"schedules"})
+
+
+class BadRequest(Exception):
+    """The request cannot be applied; the message goes back as the reply's ``error``."""
+
+
+class DaemonView(Protocol):
+    """What the handlers need from the daemon."""
+
+    engine: Engine
+    stats: Stats
+    instance: str
+    started_mono: float
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    def now_ms(self) -> int: ...
+
+    def locked(self) -> AbstractContextManager[Any]: ...
+
+    def reload_item(self, item_id: str) -> Item | None: ...
+
+    def resync(self) -> int: ...
+
+    def cluster_status(self) -> dict[str, Any]: ...
+
+
+def _iso_utc(ms: int) -> str:
+    return iso_local(ms, "UTC")
+
+
+def next_instants(item: Item, now_ms: int, count: int = 5) -> list[str]:
+    """The item's next ``count`` instants as ISO 8601 strings in its zone."""
+    if item.due is None:
+        return []
+    if item.spec.kind == Kind.ONCE or item.schedule is None:
+        return [_iso_utc(item.due)]
+    instants = [item.due, *item.schedule.next_n(item.due, count - 1)]
+    return [iso_local(ms, item.schedule.tz) for ms in instants[:count]]
+
+
+def describe_item(item: Item) -> dict[str, Any]:
+    spec = item.spec
+    out: dict[str, Any] = {
+        "id": spec.id,
+        "kind": spec.kind,
+        "task": spec.task,
+        "enabled": spec.enabled,
+        "next": item.due,
+        "next_iso": None,
+    }
+    if spec.kind == Kind.CRON:
+        out |= {"cron": spec.cron, "tz": spec.tz}
+        if item.due is not None and spec.tz:
+            out["next_iso"] = iso_local(item.due, spec.tz)
+    else:
+        out["at"] = spec.at
+        if item.due is not None:
+            out["next_iso"] = _iso_utc(item.due)
+    return out
+
+
+class RpcHandler:
+    """Dispatches one decoded request to its command."""
+
+    def __init__(self, daemon: DaemonView) -> None:
+        self.d = daemon
+        self._commands: dict[str, Callable[[str | None], Any]] = {
+            Cmd.PING: self.cmd_ping,
+            Cmd.RELOAD: self.cmd_reload,
+            Cmd.CANCEL: self.cmd_cancel,
+            Cmd.NEXT: self.cmd_next,
+            Cmd.STATUS: self.cmd_status,
+            Cmd.RESYNC: self.cmd_resync,
+            "schedules": self.cmd_schedules,
+        }
+
+    def handle(self, cmd: str, arg: str | None) -> Any:
+        command = self._commands.get(cmd)
+        if command is None:
+            known = ", ".join(sorted(self._commands))
+            raise BadRequest(f"unknown command {cmd[:40]!r}; known commands: {known}")
+        return command(arg)
+
+    def cmd_ping(self, _arg: str | None) -> dict[str, Any]:
+        d = self.d
+        with d.locked():
+            armed, next_due = d.engine.armed.armed, d.engine.next_due()
+        return {
+            "instance": d.instance,
+            "version": __version__,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "uptime_s": round(time.monotonic() - d.started_mono, 3),
+            "armed": armed,
+            "leader": d.is_leader,
+            "next_due": next_due,
+        }
+
+    def cmd_reload(self, arg: str | None) -> dict[str, Any]:
+        item_id = _need_id(arg, "reload")
+        item = self.d.reload_item(item_id)
+        with self.d.locked():
+            armed = item is not None and item.due is not None
+            upcoming = next_instants(item, self.d.now_ms()) if item is not None else []
+        return {"id": item_id, "armed": armed, "next": upcoming}
+
+    def cmd_cancel(self, arg: str | None) -> dict[str, Any]:
+        item_id = _need_id(arg, "cancel")
+        with self.d.locked():
+            removed = self.d.engine.cancel(item_id)
+        return {"id": item_id, "removed": removed}
+
+    def cmd_next(self, arg: str | None) -> list[dict[str, Any]]:
+        count = _count(arg, default=10)
+        with self.d.locked():
+            upcoming = self.d.engine.upcoming(count)
+        return [{"id": item_id, "due": due, "due_iso": _iso_utc(due)} for due, item_id in upcoming]
+
+    def cmd_status(self, _arg: str | None) -> dict[str, Any]:
+        d = self.d
+        with d.locked():
+            engine = {
+                "armed": d.engine.armed.armed,
+                "items": len(d.engine.armed),
+                "next_due": d.engine.next_due(),
+            }
+        return {
+            "instance": d.instance,
+            "leader": d.is_leader,
+            **engine,
+            **d.stats.snapshot(),
+            **d.cluster_status(),
+        }
+
+    def cmd_resync(self, _arg: str | None) -> dict[str, Any]:
+        return {"armed": self.d.resync()}
+
+    def cmd_schedules(self, arg: str | None) -> list[dict[str, Any]]:
+        limit = _count(arg, default=MAX_LIST)
+        with self.d.locked():
+            items = sorted(
+                self.d.engine.armed,
+                key=lambda i: (i.due is None, i.due if i.due is not None else 0, i.id),
+            )
+            return [describe_item(item) for item in items[:limit]]
+
+
+def _need_id(arg: str | None, cmd: str) -> str:
+    if arg is None or not arg.strip():
+        raise BadRequest(f"{cmd!r} needs an item id as its argument")
+    return arg
+
+
+def _count(arg: str | None, default: int) -> int:
+    if arg is None or arg == "":
+        return default
+    if not arg.isdigit():
+        raise BadRequest(f"argument {arg[:40]!r} is not a positive count")
+    count = int(arg)
+    if not 1 <= count <= MAX_LIST:
+        raise BadRequest(f"count must be between 1 and {MAX_LIST}, got {count}")
+    return count
