@@ -55,19 +55,30 @@ def latest_at_or_before(
     schedule: CronSchedule, at_ms: int, horizon_ms: int = CATCH_UP_HORIZON_MS
 ) -> int | None:
     """The last fire instant of ``schedule`` at or before ``at_ms`` (None if none within
-    the horizon). Searches backwards with growing windows, then walks forwards."""
+    the horizon).
+
+    Windows growing fourfold find some ``lo`` with an instant in ``(lo, at_ms]``; a binary
+    search then narrows ``lo`` to just before the latest one. About 55 ``next_after``
+    calls at worst, whatever the expression's density.
+    """
+
+    def any_in(lo: int) -> bool:
+        following = schedule.next_after(lo)
+        return following is not None and following <= at_ms
+
     step = 1_000
-    while step <= horizon_ms * 4:
-        first = schedule.next_after(at_ms - min(step, horizon_ms) - 1)
-        if first is not None and first <= at_ms:
-            latest = first
-            while (following := schedule.next_after(latest)) is not None and following <= at_ms:
-                latest = following
-            return latest
+    while not any_in(at_ms - step):
         if step >= horizon_ms:
             return None
-        step *= 4
-    return None
+        step = min(step * 4, horizon_ms)
+    lo, hi = at_ms - step, at_ms  # invariant: any_in(lo) and not any_in(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if any_in(mid):
+            lo = mid
+        else:
+            hi = mid
+    return schedule.next_after(lo)
 
 
 class Engine:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import fakeredis
 import pytest
 import redis
 
 from streams.keys import Keys
+from tests.harness import Stack
 from tests.redis_server import RedisServer, env_url, start_private_server
 
 
@@ -112,3 +114,18 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def stack(redis_url: str | None, site: str, tmp_path: Path) -> Iterator[Stack]:
+    """A real Redis, the stand-in endpoint and a factory of daemon processes."""
+    if redis_url is None:
+        pytest.skip("end-to-end tests need a real Redis: set BTU_TEST_REDIS_URL or install redis-server")
+    s = Stack(redis_url, site, tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+        client = redis.Redis.from_url(redis_url)
+        _cleanup(client, site)
+        client.close()

@@ -8,6 +8,7 @@ Tasks are looked up by the item's ``task`` in a registry given at start.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,11 @@ class StandInConfig:
     queue: str = "default"
     # called by republish_all (the demo republishes its schedules)
     republish: Callable[[], int] | None = None
+    # Tests inject faults here: called with each enqueue request body; a returned
+    # (status, payload) is answered instead of enqueueing (it may also sleep first).
+    fault: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    republished: int = 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -54,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.server.enqueue(body)
         elif self.path == REPUBLISH_PATH:
             count = cfg.republish() if cfg.republish else 0
+            cfg.republished += 1
             status, payload = 200, {"message": {"published": count}}
         else:
             status, payload = 404, {"exc_type": "DoesNotExistError", "exception": self.path}
@@ -71,6 +77,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a daemon killed mid-request) is not an error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def __init__(self, cfg: StandInConfig, port: int) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.cfg = cfg
@@ -86,6 +97,10 @@ class _Server(ThreadingHTTPServer):
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return 400, {"exc_type": "ValidationError", "exception": "bad request body"}
         self.cfg.requests.append(request)
+        if self.cfg.fault is not None:
+            injected = self.cfg.fault(request)
+            if injected is not None:
+                return injected
         function = self.cfg.functions.get(item_id)
         if function is None:
             return 404, {"exc_type": "DoesNotExistError", "exception": f"unknown item {item_id}"}
