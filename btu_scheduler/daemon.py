@@ -17,23 +17,21 @@ The engine is guarded by one lock; nothing slow happens while holding it.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import redis
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from btu_scheduler import __version__
+from btu_scheduler.backoff import Backoff
 from btu_scheduler.config import Settings
+from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.dispatch import (
     ALREADY_FIRED,
     CLAIMED,
@@ -43,32 +41,23 @@ from btu_scheduler.dispatch import (
     DispatchSettings,
 )
 from btu_scheduler.engine import Engine, Fire
+from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.heap import Item
 from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
-from btu_scheduler.rpcserver import BadRequest, RpcHandler
+from btu_scheduler.reader import Reader
+from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.stats import Stats
-from streams import codec
 from streams.errors import CronError, ProtocolError
-from streams.keys import DEAD_MAXLEN, F, Heartbeat, Keys, Marker, Outcome
-from streams.messages import (
-    DeadLetter,
-    RpcReply,
-    RpcRequest,
-    ScheduleDelete,
-    ScheduleUpsert,
-    decode_schedule_event,
-)
+from streams.keys import Heartbeat, Keys, Marker, Outcome
+from streams.messages import ScheduleDelete, ScheduleUpsert
 from streams.publish import decode_state_value, snapshot
-from streams.redisio import Entry, hgetall_text, text, xadd, xread, xrevrange
-from streams.rpc import send_reply
+from streams.redisio import hgetall_text, text, xrevrange
 
 log = structlog.get_logger("btu_scheduler")
 
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-READ_COUNT = 1_000
 CLAIM_CHUNK = 500
-MAX_PENDING_DEAD = 1_000
+# Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
 
 
@@ -126,16 +115,18 @@ class Daemon:
         )
         self.lease = Lease(self.r, self.keys, self.instance, int(settings.lease_seconds * 1000))
         self.rpc = RpcHandler(self)
-        self._cv = threading.Condition(threading.RLock())
-        self._stop = threading.Event()
+        self.reader = Reader(self)
+        self.dead = DeadLetters(
+            self.r, self.keys, self.instance, self.stats, self.now_ms, lambda: self.is_leader
+        )
+        self.lock = threading.Condition(threading.RLock())
+        self.stopping = threading.Event()
         self._lease_valid_until = 0.0
         self._was_leader = False
         self._promoted = False
-        self._last_id = "0-0"
-        self._rpc_id = "0-0"
+        self.last_id = "0-0"  # position in the schedules stream applied so far
+        self.rpc_id = "0-0"  # position in the RPC stream
         self._pending: list[Fire] = []  # popped but not yet claimed (Redis was down)
-        self._pending_dead: deque[DeadLetter] = deque(maxlen=MAX_PENDING_DEAD)
-        self._republish_requested = False
         self._view_armed = 0
         self._view_next_due: int | None = None
 
@@ -149,8 +140,8 @@ class Daemon:
         return self.lease.token is not None and time.monotonic() < self._lease_valid_until
 
     def _notify(self) -> None:
-        with self._cv:
-            self._cv.notify_all()
+        with self.lock:
+            self.lock.notify_all()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -162,7 +153,7 @@ class Daemon:
             return 0
         threads = [
             threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True),
-            threading.Thread(target=self._reader_loop, name="btu-reader", daemon=True),
+            threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True),
         ]
         for t in threads:
             t.start()
@@ -173,8 +164,8 @@ class Daemon:
         return 0
 
     def request_stop(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
+        if not self.stopping.is_set():
+            self.stopping.set()
             threading.Thread(target=self._notify, daemon=True).start()
 
     def _install_signals(self) -> None:
@@ -185,15 +176,15 @@ class Daemon:
 
     def _start(self) -> bool:
         """Take the lease if free, load the snapshot, catch up. Waits for Redis."""
-        backoff = _Backoff(self.settings.reconnect_max_seconds)
-        while not self._stop.is_set():
+        backoff = Backoff(self.settings.reconnect_max_seconds)
+        while not self.stopping.is_set():
             try:
                 self._lease_tick()
                 self._load()
                 return True
-            except REDIS_ERRORS as e:
+            except REDIS_DOWN as e:
                 log.warning("redis_unavailable", error=str(e), retry_in_s=backoff.peek())
-                backoff.sleep(self._stop)
+                backoff.sleep(self.stopping)
         return False
 
     def _load(self) -> None:
@@ -209,16 +200,16 @@ class Daemon:
             try:
                 specs.append(decode_state_value(item_id, raw))
             except ProtocolError as e:
-                self._dead(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(e))
+                self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(e))
         now = self.now_ms()
 
         def on_error(spec: ScheduleUpsert, error: CronError) -> None:
-            self._dead(self.keys.state, spec.id, spec.encode(), str(error))
+            self.dead.add(self.keys.state, spec.id, spec.encode(), str(error))
 
-        with self._cv:
+        with self.lock:
             catch_up = self.engine.load(specs, last_fire, now, on_error=on_error)
-            self._last_id = snap.last_id
-            self._rpc_id = rpc_info
+            self.last_id = snap.last_id
+            self.rpc_id = rpc_info
         log.info(
             "loaded",
             items=len(self.engine.armed),
@@ -229,7 +220,7 @@ class Daemon:
         )
         self._recover_unfinished(last_fire, now)
         if catch_up:
-            with self._cv:
+            with self.lock:
                 self._pending.extend(catch_up)
 
     def _stream_last_id(self, key: str) -> str:
@@ -267,7 +258,7 @@ class Daemon:
             Heartbeat.EPOCH: self.lease.token or "",
             Heartbeat.ARMED: str(self._view_armed),
             Heartbeat.NEXT_DUE: "" if next_due is None else str(next_due),
-            Heartbeat.LAST_ID: self._last_id,
+            Heartbeat.LAST_ID: self.last_id,
             Heartbeat.EVENTS: str(self.stats.events_applied),
             Heartbeat.FIRES_SENT: str(self.stats.fires_sent),
             Heartbeat.FIRES_FAILED: str(self.stats.fires_failed),
@@ -277,6 +268,7 @@ class Daemon:
     def _lease_tick(self) -> float:
         """One renewal or acquisition attempt; returns seconds until the next one."""
         started = time.monotonic()
+        was_valid = self.is_leader
         state = self.lease.tick(self._heartbeat())
         renew = self.settings.renew_seconds
         if state.leader:
@@ -285,7 +277,8 @@ class Daemon:
                 self._was_leader = True
                 self._promoted = True
                 log.info("leader_acquired", instance=self.instance, lease=state.token)
-                self._notify()
+            if not was_valid:
+                self._notify()  # the firing loop may be asleep as a standby
             return renew
         self._lease_valid_until = 0.0
         if self._was_leader:
@@ -295,13 +288,13 @@ class Daemon:
         return max(0.005, min(renew, state.pttl_ms / 1000 + 0.005))
 
     def _lease_loop(self) -> None:
-        backoff = _Backoff(min(self.settings.renew_seconds, self.settings.reconnect_max_seconds))
+        backoff = Backoff(min(self.settings.renew_seconds, self.settings.reconnect_max_seconds))
         wait = self.settings.renew_seconds
-        while not self._stop.wait(wait):
+        while not self.stopping.wait(wait):
             try:
                 wait = self._lease_tick()
                 backoff.reset()
-            except REDIS_ERRORS as e:
+            except REDIS_DOWN as e:
                 if self._was_leader and not self.is_leader:
                     self._was_leader = False
                     log.warning("leader_lost", instance=self.instance, error=str(e))
@@ -313,11 +306,11 @@ class Daemon:
     # -- firing loop (main thread) ---------------------------------------------------
 
     def _firing_loop(self) -> None:
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             if self._promoted and self.is_leader:
                 self._promoted = False
                 self._on_promoted()
-            with self._cv:
+            with self.lock:
                 fires: list[Fire] = []
                 if self.is_leader:
                     fires = self._pending + self.engine.due(self.now_ms())
@@ -325,7 +318,7 @@ class Daemon:
                 self._view_armed = self.engine.armed.armed
                 self._view_next_due = self.engine.next_due()
                 if not fires:
-                    self._cv.wait(self._sleep_seconds())
+                    self.lock.wait(self._sleep_seconds())
                     continue
             self._claim_and_send(fires)
 
@@ -333,14 +326,14 @@ class Daemon:
         """A standby became leader: write the dead letters it set aside and finish fires
         the previous leader claimed but never completed."""
         try:
-            self._flush_pending_dead()
+            self.dead.flush()
             last_fire = {
                 text(k): int(v)
                 for k, v in self.r.hgetall(self.keys.last_fire).items()
                 if v.isdigit()
             }
             self._recover_unfinished(last_fire, self.now_ms())
-        except REDIS_ERRORS as e:
+        except REDIS_DOWN as e:
             log.warning("promotion_recovery_failed", error=str(e))
 
     def _sleep_seconds(self) -> float | None:
@@ -359,10 +352,10 @@ class Daemon:
             chunk = fires[start : start + CLAIM_CHUNK]
             try:
                 claimed = self.dispatcher.claim(chunk, token)
-            except REDIS_ERRORS as e:
+            except REDIS_DOWN as e:
                 log.warning("claim_failed_redis", error=str(e), fires=len(fires) - start)
                 self._defer(fires[start:])
-                self._stop.wait(0.2)
+                self.stopping.wait(0.2)
                 return
             fenced: list[Fire] = []
             for fire, code, previous in claimed:
@@ -389,7 +382,7 @@ class Daemon:
         kept = [
             Fire(f.id, f.kind, f.task, f.due, missed=f.missed or now - f.due > grace) for f in fires
         ]
-        with self._cv:
+        with self.lock:
             self._pending = kept + self._pending
 
     def _recover_unfinished(self, last_fire: dict[str, int], now: int) -> None:
@@ -420,183 +413,28 @@ class Daemon:
                     )
                     self.dispatcher.submit(fire)
 
-    # -- reader thread ----------------------------------------------------------------
-
-    def _reader_loop(self) -> None:
-        backoff = _Backoff(self.settings.reconnect_max_seconds)
-        down = False
-        while not self._stop.is_set():
-            try:
-                if down:
-                    self._after_reconnect()
-                    down = False
-                    backoff.reset()
-                self._read_once()
-            except REDIS_ERRORS as e:
-                if not down:
-                    log.error("redis_unavailable", error=str(e))
-                down = True
-                backoff.sleep(self._stop)
-            except RedisError as e:
-                log.error("redis_error", error=str(e))
-                backoff.sleep(self._stop)
-
-    def _read_once(self) -> None:
-        streams = {self.keys.schedules: self._last_id, self.keys.rpc: self._rpc_id}
-        for stream, entries in xread(
-            self.rb, streams, BLOCKING_SOCKET_TIMEOUT_S * 1000, READ_COUNT
-        ):
-            if self._stop.is_set():
-                return
-            if stream == self.keys.schedules:
-                self._apply_entries(entries)
-            else:
-                self._serve_rpc(entries)
-
-    def _apply_entries(self, entries: list[Entry]) -> None:
-        changed = False
-        with self._cv:
-            now = self.now_ms()
-            for entry_id, raw in entries:
-                self._last_id = entry_id
-                try:
-                    event = decode_schedule_event(raw)
-                    applied = self.engine.apply(event, now)
-                except (ProtocolError, CronError) as e:
-                    self._dead(self.keys.schedules, entry_id, raw, str(e))
-                    continue
-                changed = True
-                propagation = now - event.ts
-                self.stats.applied(propagation)
-                log.info(
-                    "change_applied",
-                    id=event.id,
-                    op="delete" if isinstance(event, ScheduleDelete) else "upsert",
-                    action=applied.action,
-                    due=applied.due,
-                    lag_ms=propagation,
-                    entry=entry_id,
-                )
-            if changed:
-                self._cv.notify_all()
-
-    def _serve_rpc(self, entries: list[Entry]) -> None:
-        for entry_id, raw in entries:
-            self._rpc_id = entry_id
-            if not self.is_leader:
-                continue
-            try:
-                request = RpcRequest.decode(raw)
-            except ProtocolError as e:
-                self._dead(self.keys.rpc, entry_id, raw, str(e))
-                continue
-            self._answer(request)
-
-    def _answer(self, request: RpcRequest) -> None:
-        t0 = time.perf_counter()
-        if self.now_ms() > request.deadline:
-            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=False, outcome="expired")
-            return
-        try:
-            data: Any = self.rpc.handle(request.cmd, request.arg)
-            reply = RpcReply(rid=request.rid, ok=True, ts=self.now_ms(), data=data)
-        except BadRequest as e:
-            reply = RpcReply(rid=request.rid, ok=False, ts=self.now_ms(), error=str(e))
-        except (ProtocolError, CronError) as e:
-            reply = RpcReply(rid=request.rid, ok=False, ts=self.now_ms(), error=str(e))
-        if self.now_ms() > request.deadline:
-            log.info("rpc", cmd=request.cmd, rid=request.rid, ok=reply.ok, outcome="late")
-            return
-        send_reply(self.r, self.keys, reply)
-        self.stats.rpc_answered += 1
-        log.info(
-            "rpc",
-            cmd=request.cmd[:40],
-            rid=request.rid,
-            arg=request.arg,
-            ok=reply.ok,
-            error=reply.error or None,
-            ms=round((time.perf_counter() - t0) * 1000, 2),
-        )
-
-    def _after_reconnect(self) -> None:
-        """Check whether Redis kept its data; if not, keep firing from memory and ask the
-        app to republish everything (PROTOCOL.md state hash is then rebuilt)."""
-        state_len = self.r.hlen(self.keys.state)
-        try:
-            info = self.rb.xinfo_stream(self.keys.schedules)
-            last_generated = text(info["last-generated-id"])
-            max_deleted = text(info.get("max-deleted-entry-id", "0-0"))
-        except redis.ResponseError:
-            last_generated, max_deleted = "0-0", "0-0"
-        ours = _id_tuple(self._last_id)
-        lost = (state_len == 0 and self.engine.armed.armed > 0) or _id_tuple(last_generated) < ours
-        if lost:
-            log.error(
-                "redis_state_lost",
-                armed=self.engine.armed.armed,
-                state_items=state_len,
-                stream_last_id=last_generated,
-                our_last_id=self._last_id,
-                action="firing from memory; asking the app to republish all schedules",
-            )
-            with self._cv:
-                self._last_id = "0-0"
-                self._rpc_id = "0-0"
-            self._request_republish()
-        elif _id_tuple(max_deleted) > ours:
-            log.warning(
-                "stream_trimmed_past_us", our_last_id=self._last_id, max_deleted=max_deleted
-            )
-            self.resync()
-        log.info("redis_reconnected", state_items=state_len)
-
-    def _request_republish(self) -> None:
-        if self._republish_requested:
-            return
-        self._republish_requested = True
-
-        def call() -> None:
-            backoff = _Backoff(30.0)
-            try:
-                while not self._stop.is_set():
-                    result = self.endpoint.republish_all()
-                    log.info(
-                        "republish_requested",
-                        outcome=result.outcome,
-                        http=result.http,
-                        detail=result.detail,
-                    )
-                    if result.outcome != Outcome.RETRYING:
-                        return
-                    backoff.sleep(self._stop)
-            finally:
-                self._republish_requested = False
-
-        threading.Thread(target=call, name="btu-republish", daemon=True).start()
-
     # -- things the RPC handler calls (engine lock held) ------------------------------
 
     def locked(self) -> threading.Condition:
         """The engine lock, for RPC handlers that read or change the engine."""
-        return self._cv
+        return self.lock
 
     def reload_item(self, item_id: str) -> Item | None:
         raw = self.r.hget(self.keys.state, item_id)
         spec = None if raw is None else decode_state_value(item_id, raw)
-        with self._cv:
+        with self.lock:
             now = self.now_ms()
             if spec is None:
                 self.engine.apply(ScheduleDelete(id=item_id, ts=now), now)
                 return None
             self.engine.apply(spec, now)
-            self._cv.notify_all()
+            self.lock.notify_all()
             return self.engine.armed.get(item_id)
 
     def resync(self) -> int:
-        with self._cv:
+        with self.lock:
             self._load()
-            self._cv.notify_all()
+            self.lock.notify_all()
             return self.engine.armed.armed
 
     def cluster_status(self) -> dict[str, Any]:
@@ -613,73 +451,3 @@ class Daemon:
             "recent_fires": recent,
             "backlog": self.dispatcher.backlog,
         }
-
-    # -- dead letters -------------------------------------------------------------------
-
-    def _dead(self, source: str, entry: str, raw: Any, reason: str) -> None:
-        fields = codec.lenient(raw)
-        letter = DeadLetter(
-            source=source, entry=entry, reason=reason, fields=fields,
-            instance=self.instance, ts=self.now_ms(),
-        )  # fmt: skip
-        self.stats.dead()
-        log.warning("dead_letter", source=source, entry=entry, reason=reason)
-        if self.is_leader:
-            self._write_dead(letter)
-        else:
-            self._pending_dead.append(letter)
-
-    def _write_dead(self, letter: DeadLetter) -> None:
-        try:
-            xadd(self.r, self.keys.dead, letter.encode(), DEAD_MAXLEN)
-        except REDIS_ERRORS:
-            self._pending_dead.append(letter)
-
-    def _flush_pending_dead(self) -> None:
-        """A standby that became leader writes the dead letters it set aside, unless the
-        previous leader already did."""
-        if not self._pending_dead:
-            return
-        try:
-            seen = {
-                (f.get(F.SOURCE, ""), f.get(F.ENTRY, ""))
-                for _eid, f in xrevrange(self.r, self.keys.dead, MAX_PENDING_DEAD * 2)
-            }
-        except REDIS_ERRORS:
-            return
-        letters = list(self._pending_dead)
-        self._pending_dead.clear()
-        for letter in letters:
-            if (letter.source, letter.entry) not in seen:
-                self._write_dead(letter)
-
-
-def _id_tuple(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    try:
-        return int(ms), int(seq or 0)
-    except ValueError:
-        return 0, 0
-
-
-class _Backoff:
-    """Capped exponential backoff with jitter."""
-
-    def __init__(self, cap_s: float, initial_s: float = 0.1) -> None:
-        self.cap = cap_s
-        self.initial = initial_s
-        self.current = initial_s
-
-    def peek(self) -> float:
-        return round(self.current, 3)
-
-    def next(self) -> float:
-        value = self.current * (0.5 + random.random() / 2)
-        self.current = min(self.cap, self.current * 2)
-        return value
-
-    def sleep(self, stop: threading.Event) -> None:
-        stop.wait(self.next())
-
-    def reset(self) -> None:
-        self.current = self.initial

@@ -7,6 +7,9 @@ SchedulerError        root
 
 from __future__ import annotations
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 
 class SchedulerError(Exception):
     """Root of every exception raised by btu_scheduler."""
@@ -18,3 +21,12 @@ class ConfigError(SchedulerError):
 
 class NotLeader(SchedulerError):
     """The fencing check failed: another instance holds the lease."""
+
+
+# What "Redis is unreachable right now" looks like: reconnect with backoff, never crash.
+REDIS_DOWN: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    OSError,
+)

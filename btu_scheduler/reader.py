@@ -1,0 +1,207 @@
+"""The reader thread: one blocking XREAD on the schedules and RPC streams.
+
+It applies schedule changes to the engine (dead-lettering what cannot be used), answers
+RPC requests when this instance is the leader (after applying them: a completion
+acknowledgement), and after a Redis outage checks whether Redis kept its data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+import structlog
+from redis.exceptions import RedisError
+
+from btu_scheduler.backoff import Backoff
+from btu_scheduler.errors import REDIS_DOWN
+from btu_scheduler.rpcserver import BadRequest
+from streams.errors import CronError, ProtocolError
+from streams.keys import Outcome
+from streams.messages import RpcReply, RpcRequest, ScheduleDelete, decode_schedule_event
+from streams.redisio import Entry, text, xread
+from streams.rpc import send_reply
+
+if TYPE_CHECKING:
+    from btu_scheduler.daemon import Daemon
+
+log = structlog.get_logger("btu_scheduler")
+
+READ_COUNT = 1_000
+BLOCK_MS = 30_000  # an idle reader issues one command per 30 s
+
+
+def entry_id_tuple(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return 0, 0
+
+
+class Reader:
+    """Consumes the streams for one daemon; runs in its own thread."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+        self._republishing = False
+
+    def loop(self) -> None:
+        d = self.d
+        backoff = Backoff(d.settings.reconnect_max_seconds)
+        down = False
+        while not d.stopping.is_set():
+            try:
+                if down:
+                    self.after_reconnect()
+                    down = False
+                    backoff.reset()
+                self.read_once()
+            except REDIS_DOWN as e:
+                if not down:
+                    log.error("redis_unavailable", error=str(e))
+                down = True
+                backoff.sleep(d.stopping)
+            except RedisError as e:
+                log.error("redis_error", error=str(e))
+                backoff.sleep(d.stopping)
+
+    def read_once(self) -> None:
+        d = self.d
+        streams = {d.keys.schedules: d.last_id, d.keys.rpc: d.rpc_id}
+        for stream, entries in xread(d.rb, streams, BLOCK_MS, READ_COUNT):
+            if d.stopping.is_set():
+                return
+            if stream == d.keys.schedules:
+                self.apply_entries(entries)
+            else:
+                self.serve_rpc(entries)
+
+    def apply_entries(self, entries: list[Entry]) -> None:
+        d = self.d
+        changed = False
+        with d.lock:
+            now = d.now_ms()
+            for entry_id, raw in entries:
+                d.last_id = entry_id
+                try:
+                    event = decode_schedule_event(raw)
+                    applied = d.engine.apply(event, now)
+                except (ProtocolError, CronError) as e:
+                    d.dead.add(d.keys.schedules, entry_id, raw, str(e))
+                    continue
+                changed = True
+                propagation = now - event.ts
+                d.stats.applied(propagation)
+                log.info(
+                    "change_applied",
+                    id=event.id,
+                    op="delete" if isinstance(event, ScheduleDelete) else "upsert",
+                    action=applied.action,
+                    due=applied.due,
+                    lag_ms=propagation,
+                    entry=entry_id,
+                )
+            if changed:
+                d.lock.notify_all()
+
+    def serve_rpc(self, entries: list[Entry]) -> None:
+        d = self.d
+        for entry_id, raw in entries:
+            d.rpc_id = entry_id
+            if not d.is_leader:
+                continue  # only the active instance answers
+            try:
+                request = RpcRequest.decode(raw)
+            except ProtocolError as e:
+                d.dead.add(d.keys.rpc, entry_id, raw, str(e))
+                continue
+            self.answer(request)
+
+    def answer(self, request: RpcRequest) -> None:
+        d = self.d
+        t0 = time.perf_counter()
+        if d.now_ms() > request.deadline:
+            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=False, outcome="expired")
+            return
+        try:
+            data: Any = d.rpc.handle(request.cmd, request.arg)
+            reply = RpcReply(rid=request.rid, ok=True, ts=d.now_ms(), data=data)
+        except (BadRequest, ProtocolError, CronError) as e:
+            reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=str(e))
+        if d.now_ms() > request.deadline:
+            # The caller has given up: a reply now would only be a key left behind.
+            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")
+            return
+        send_reply(d.r, d.keys, reply)
+        d.stats.rpc_answered += 1
+        log.info(
+            "rpc",
+            cmd=request.cmd[:40],
+            rid=request.rid,
+            arg=request.arg,
+            ok=reply.ok,
+            error=reply.error or None,
+            ms=round((time.perf_counter() - t0) * 1000, 2),
+        )
+
+    def after_reconnect(self) -> None:
+        """Check whether Redis kept its data. If it came back empty, keep firing from
+        memory, say so loudly, read the new streams from their start and ask the app to
+        republish everything; if the stream was trimmed past us, resync."""
+        d = self.d
+        state_len = d.r.hlen(d.keys.state)
+        try:
+            info = d.r.xinfo_stream(d.keys.schedules)
+            last_generated = text(info["last-generated-id"])
+            max_deleted = text(info.get("max-deleted-entry-id", "0-0"))
+        except redis.ResponseError:
+            last_generated, max_deleted = "0-0", "0-0"
+        ours = entry_id_tuple(d.last_id)
+        armed = d.engine.armed.armed
+        lost = (state_len == 0 and armed > 0) or entry_id_tuple(last_generated) < ours
+        if lost:
+            log.error(
+                "redis_state_lost",
+                armed=armed,
+                state_items=state_len,
+                stream_last_id=last_generated,
+                our_last_id=d.last_id,
+                action="firing from memory; asking the app to republish all schedules",
+            )
+            with d.lock:
+                d.last_id = "0-0"
+                d.rpc_id = "0-0"
+            self.request_republish()
+        elif entry_id_tuple(max_deleted) > ours:
+            log.warning("stream_trimmed_past_us", our_last_id=d.last_id, max_deleted=max_deleted)
+            d.resync()
+        log.info("redis_reconnected", state_items=state_len)
+
+    def request_republish(self) -> None:
+        """POST republish_all in the background until the site accepts it."""
+        if self._republishing:
+            return
+        self._republishing = True
+        d = self.d
+
+        def call() -> None:
+            backoff = Backoff(30.0)
+            try:
+                while not d.stopping.is_set():
+                    result = d.endpoint.republish_all()
+                    log.info(
+                        "republish_requested",
+                        outcome=result.outcome,
+                        http=result.http,
+                        detail=result.detail,
+                    )
+                    if result.outcome != Outcome.RETRYING:
+                        return
+                    backoff.sleep(d.stopping)
+            finally:
+                self._republishing = False
+
+        threading.Thread(target=call, name="btu-republish", daemon=True).start()
