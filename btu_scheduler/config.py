@@ -8,6 +8,7 @@ secret and any password in the Redis URL) are kept out of ``repr`` and of
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sys
@@ -27,6 +28,8 @@ from btu_scheduler.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("/etc/btu_scheduler/btu_scheduler.toml")
 ENV_PREFIX = "BTU_"
 MASK = "********"
+SECRET_SETTINGS = frozenset({"api_secret"})
+URL_SETTINGS = frozenset({"redis_url", "frappe_url"})  # may carry a password
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "api_secret":
                 value = MASK if value else ""
-            elif f.name == "redis_url":
+            elif f.name in URL_SETTINGS:
                 value = mask_url(value)
             out[f.name] = value
         return out
@@ -92,9 +95,7 @@ def mask_url(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # host[:port] as written, IPv6 brackets kept
     netloc = f"{user}:{MASK}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
@@ -145,7 +146,8 @@ def _build(raw: dict[str, Any]) -> Settings:
         values[f.name] = _coerce(f.name, f.type, raw[f.name])
     if not values.get("site"):
         raise ConfigError(f"setting 'site' is missing (env {ENV_PREFIX}SITE)")
-    values.setdefault("instance", f"{socket.gethostname()}:{os.getpid()}")
+    if not values.get("instance"):
+        values["instance"] = f"{socket.gethostname()}:{os.getpid()}"
     settings = Settings(**values)
     _validate(settings)
     return settings
@@ -153,24 +155,61 @@ def _build(raw: dict[str, Any]) -> Settings:
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
-    try:
-        if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting {name!r} must be a {kind}, got {_show(name, value)}") from None
+    if kind in ("int", "float"):
+        number = _number(value, integer=kind == "int")
+        if number is None:
+            raise ConfigError(f"setting {name!r} must be a finite {kind}, got {_show(name, value)}")
+        return number
     if not isinstance(value, str):
         raise ConfigError(f"setting {name!r} must be a string, got {_show(name, value)}")
     return value.strip()
 
 
+def _number(value: Any, integer: bool) -> int | float | None:
+    """A finite number from TOML or an environment string; None when it is not one (or,
+    for an integer setting, not a whole number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value) if isinstance(value, str | int | float) else None
+    except ValueError:
+        return None
+    if number is None or not math.isfinite(number):
+        return None
+    if integer:
+        if not number.is_integer():
+            return None
+        return int(number)
+    return number
+
+
 def _show(name: str, value: Any) -> str:
-    return MASK if name in ("api_secret", "redis_url") else repr(value)
+    if name in SECRET_SETTINGS:
+        return MASK
+    if name in URL_SETTINGS:
+        return repr(mask_url(value)) if isinstance(value, str) else MASK
+    return repr(value)
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...], example: str) -> None:
+    """The URL parses, has an allowed scheme, a host (but for unix://) and a numeric port;
+    the message never repeats a password."""
+    shown = repr(mask_url(url))
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError as e:
+        raise ConfigError(f"setting {name!r} is not a valid URL ({e}): {shown}") from None
+    if parts.scheme not in schemes:
+        allowed = ", ".join(f"{scheme}://" for scheme in schemes)
+        raise ConfigError(
+            f"setting {name!r} must start with {allowed} (like {example}), got {shown}"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"setting {name!r} has no host (like {example}), got {shown}")
 
 
 def _validate(s: Settings) -> None:
@@ -181,19 +220,14 @@ def _validate(s: Settings) -> None:
         Keys(s.site)
     except ProtocolError as e:
         raise ConfigError(f"setting 'site': {e}") from None
-    scheme = urlsplit(s.redis_url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError("setting 'redis_url' must start with redis://, rediss:// or unix://")
+    _check_url("redis_url", s.redis_url, ("redis", "rediss", "unix"), "redis://host:6379/0")
     if s.frappe_url:
-        parts = urlsplit(s.frappe_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"setting 'frappe_url' must be an http(s) URL like http://127.0.0.1:8000, "
-                f"got {s.frappe_url!r}"
-            )
-    if s.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+        _check_url("frappe_url", s.frappe_url, ("http", "https"), "http://127.0.0.1:8000")
+    if not s.instance.strip():
+        raise ConfigError("setting 'instance' is empty")
+    if s.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(
-            f"setting 'log_level' must be debug|info|warning|error, got {s.log_level!r}"
+            f"setting 'log_level' must be one of {'|'.join(LOG_LEVELS)}, got {s.log_level!r}"
         )
     if s.log_format not in ("auto", "json", "console"):
         raise ConfigError(f"setting 'log_format' must be json|console|auto, got {s.log_format!r}")

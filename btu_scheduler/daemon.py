@@ -307,31 +307,44 @@ class Daemon:
 
     def _firing_loop(self) -> None:
         while not self.stopping.is_set():
-            if self._promoted and self.is_leader:
-                self._promoted = False
-                self._on_promoted()
-            with self.lock:
-                fires: list[Fire] = []
-                if self.is_leader:
-                    fires = self._pending + self.engine.due(self.now_ms())
-                    self._pending = []
-                self._view_armed = self.engine.armed.armed
-                self._view_next_due = self.engine.next_due()
-                if not fires:
-                    self.lock.wait(self._sleep_seconds())
-                    continue
-            self._claim_and_send(fires)
+            try:
+                self._firing_step()
+            except Exception:
+                # A bug must not stop the scheduler; the item that hit it was re-armed.
+                log.exception("firing_loop_error")
+                self.stopping.wait(0.1)
+
+    def _firing_step(self) -> None:
+        """Fire what is due, or sleep until the next instant (or a wake-up)."""
+        if self._promoted and self.is_leader:
+            self._promoted = False
+            self._on_promoted()
+        with self.lock:
+            fires: list[Fire] = []
+            if self.is_leader:
+                fires = self._pending + self.engine.due(self.now_ms())
+                self._pending = []
+            self._view_armed = self.engine.armed.armed
+            self._view_next_due = self.engine.next_due()
+            if not fires:
+                self.lock.wait(self._sleep_seconds())
+                return
+        self._claim_and_send(fires)
 
     def _on_promoted(self) -> None:
-        """A standby became leader: write the dead letters it set aside and finish fires
-        the previous leader claimed but never completed."""
+        """A standby became leader: skip instants the previous leader already fired,
+        write the dead letters set aside, and finish fires the previous leader claimed
+        but never completed."""
         try:
-            self.dead.flush()
             last_fire = {
                 text(k): int(v)
                 for k, v in self.r.hgetall(self.keys.last_fire).items()
                 if v.isdigit()
             }
+            with self.lock:
+                skipped = self.engine.skip_fired(last_fire, self.now_ms())
+            log.info("promotion_reconciled", already_fired=skipped)
+            self.dead.flush()
             self._recover_unfinished(last_fire, self.now_ms())
         except REDIS_DOWN as e:
             log.warning("promotion_recovery_failed", error=str(e))

@@ -44,11 +44,15 @@ log = structlog.get_logger("btu_scheduler.dispatch")
 CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1
 
 # KEYS: leader, fired marker, last-fire. ARGV: token, id, due, ttl_ms, marker value.
+# Returns {code, previous last-fire}: -1 fenced; 0 duplicate (the marker exists: record
+# it); 2 already fired (a later instant was claimed, or this one's marker has expired:
+# stale, skip quietly); 1 claimed.
 _CLAIM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end
 local prev = redis.call('HGET', KEYS[3], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then return {0, prev or ''} end
 if prev and tonumber(prev) and tonumber(prev) >= tonumber(ARGV[3]) then return {2, prev} end
-if not redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[4]) then return {0, prev or ''} end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 return {1, prev or ''}
 """

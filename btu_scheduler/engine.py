@@ -219,6 +219,22 @@ class Engine:
             fires.append(self._decide(item, due, now_ms))
         return fires
 
+    def skip_fired(self, last_fire: Mapping[str, int], now_ms: int) -> int:
+        """Re-arm, without firing, every due item whose ``last-fire`` shows its instant was
+        already claimed (by the previous leader, while this instance stood by). Returns
+        how many were skipped."""
+        skipped = 0
+        for item, due in self.armed.pop_due(now_ms):
+            fired = last_fire.get(item.id)
+            if fired is None or fired < due:
+                self.armed.set_due(item, due)  # not fired yet: stays due
+                continue
+            skipped += 1
+            item.last_fired = fired
+            following = item.schedule.next_after(fired) if item.schedule is not None else None
+            self.armed.set_due(item, following)
+        return skipped
+
     def upcoming(self, count: int) -> list[tuple[int, str]]:
         return self.armed.upcoming(count)
 

@@ -67,6 +67,10 @@ class Reader:
             except RedisError as e:
                 log.error("redis_error", error=str(e))
                 backoff.sleep(d.stopping)
+            except Exception:
+                # A bug must cost one batch, not the thread: changes would stop applying.
+                log.exception("reader_error")
+                backoff.sleep(d.stopping)
 
     def read_once(self) -> None:
         d = self.d
@@ -131,6 +135,12 @@ class Reader:
             reply = RpcReply(rid=request.rid, ok=True, ts=d.now_ms(), data=data)
         except (BadRequest, ProtocolError, CronError) as e:
             reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=str(e))
+        except REDIS_DOWN:
+            raise
+        except Exception as e:
+            log.exception("rpc_failed", cmd=request.cmd[:40], rid=request.rid)
+            error = f"internal error in {request.cmd[:40]!r}: {e.__class__.__name__}"
+            reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=error)
         if d.now_ms() > request.deadline:
             # The caller has given up: a reply now would only be a key left behind.
             log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")

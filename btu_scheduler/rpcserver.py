@@ -174,15 +174,16 @@ class RpcHandler:
 
 
 def _need_id(arg: str | None, cmd: str) -> str:
-    if arg is None or not arg.strip():
+    item_id = (arg or "").strip()
+    if not item_id:
         raise BadRequest(f"{cmd!r} needs an item id as its argument")
-    return arg
+    return item_id
 
 
 def _count(arg: str | None, default: int) -> int:
     if arg is None or arg == "":
         return default
-    if not arg.isdigit():
+    if not (arg.isascii() and arg.isdigit()):
         raise BadRequest(f"argument {arg[:40]!r} is not a positive count")
     count = int(arg)
     if not 1 <= count <= MAX_LIST:

@@ -120,7 +120,9 @@ def clock() -> FakeClock:
 def stack(redis_url: str | None, site: str, tmp_path: Path) -> Iterator[Stack]:
     """A real Redis, the stand-in endpoint and a factory of daemon processes."""
     if redis_url is None:
-        pytest.skip("end-to-end tests need a real Redis: set BTU_TEST_REDIS_URL or install redis-server")
+        pytest.skip(
+            "end-to-end tests need a real Redis: set BTU_TEST_REDIS_URL or install redis-server"
+        )
     s = Stack(redis_url, site, tmp_path)
     try:
         yield s

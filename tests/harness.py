@@ -117,7 +117,9 @@ class Stack:
         env |= overrides
         return env
 
-    def start_daemon(self, instance: str = "d1", *, wait_leader: bool = True, **env: str) -> DaemonProc:
+    def start_daemon(
+        self, instance: str = "d1", *, wait_leader: bool = True, **env: str
+    ) -> DaemonProc:
         proc = DaemonProc(
             self.env(instance, **env), self.tmp_path / f"{instance}.log", self.redis_url
         )
@@ -146,9 +148,13 @@ class Stack:
         publish_upsert(self.r, self.keys, spec)
         return spec
 
-    def once(self, item_id: str, at: int, task: str = "Say Hello", enabled: bool = True) -> ScheduleUpsert:
+    def once(
+        self, item_id: str, at: int, task: str = "Say Hello", enabled: bool = True
+    ) -> ScheduleUpsert:
         self.functions[item_id] = DEMO_TASKS[task]
-        spec = ScheduleUpsert(id=item_id, kind="once", task=task, at=at, enabled=enabled, ts=now_ms())
+        spec = ScheduleUpsert(
+            id=item_id, kind="once", task=task, at=at, enabled=enabled, ts=now_ms()
+        )
         publish_upsert(self.r, self.keys, spec)
         return spec
 

@@ -69,15 +69,14 @@ def test_disabled_and_deleted_items_are_not_armed(stack: Stack) -> None:
 def test_malformed_entries_are_dead_lettered_and_the_daemon_carries_on(stack: Stack) -> None:
     """Bad stream entries land in the dead stream with a reason; later good ones apply."""
     stack.start_daemon()
+    cron = {"v": "1", "op": "upsert", "kind": "cron", "task": "t", "enabled": "1", "ts": "1"}
     bad = [
         {"v": "1", "op": "upsert", "id": "TS-BAD-1"},
         {"v": "2", "op": "upsert", "id": "TS-BAD-2"},
         {"v": "1", "op": "explode", "id": "TS-BAD-3", "ts": "1"},
-        {"v": "1", "op": "upsert", "id": "TS-BAD-4", "kind": "cron", "task": "t", "cron": "61 * * * *",
-         "tz": "UTC", "enabled": "1", "ts": "1"},
-        {"v": "1", "op": "upsert", "id": "TS-BAD-5", "kind": "cron", "task": "t", "cron": "* * * * *",
-         "tz": "Mars/Base", "enabled": "1", "ts": "1"},
-    ]  # fmt: skip
+        cron | {"id": "TS-BAD-4", "cron": "61 * * * *", "tz": "UTC"},
+        cron | {"id": "TS-BAD-5", "cron": "* * * * *", "tz": "Mars/Base"},
+    ]
     for fields in bad:
         stack.r.xadd(stack.keys.schedules, fields)
     stack.cron("TS-GOOD-1", "* * * * *")

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.cron import compile_schedule
 from streams.errors import CronError, ProtocolError
 from streams.keys import F
 from streams.messages import RpcRequest, ScheduleUpsert, decode_schedule_event
-from streams.cron import compile_schedule
 from tests.harness import Stack, now_ms, wait_for
 
 pytestmark = pytest.mark.slow
