@@ -308,14 +308,15 @@ class Daemon:
     def _firing_loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                self._firing_step()
+                self.step()
             except Exception:
                 # A bug must not stop the scheduler; the item that hit it was re-armed.
                 log.exception("firing_loop_error")
                 self.stopping.wait(0.1)
 
-    def _firing_step(self) -> None:
-        """Fire what is due, or sleep until the next instant (or a wake-up)."""
+    def step(self, wait: bool = True) -> int:
+        """Fire what is due now; with nothing due, sleep (when ``wait``) until the next
+        instant or a wake-up. Returns how many fires were handed to claiming."""
         if self._promoted and self.is_leader:
             self._promoted = False
             self._on_promoted()
@@ -327,9 +328,11 @@ class Daemon:
             self._view_armed = self.engine.armed.armed
             self._view_next_due = self.engine.next_due()
             if not fires:
-                self.lock.wait(self._sleep_seconds())
-                return
+                if wait:
+                    self.lock.wait(self._sleep_seconds())
+                return 0
         self._claim_and_send(fires)
+        return len(fires)
 
     def _on_promoted(self) -> None:
         """A standby became leader: skip instants the previous leader already fired,

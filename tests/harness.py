@@ -17,6 +17,7 @@ from rq import Queue, SimpleWorker
 
 from btu_scheduler.demo.standin import StandInConfig, StandInEndpoint
 from btu_scheduler.demo.tasks import DEMO_TASKS
+from streams.errors import RpcError
 from streams.keys import Keys
 from streams.messages import FireRecord, ScheduleDelete, ScheduleUpsert
 from streams.publish import publish_delete, publish_upsert
@@ -134,6 +135,13 @@ class Stack:
             return data
         except Exception:
             return {}
+
+    def rpc_or_none(self, cmd: str, arg: str | None = None, timeout: float = 1.0) -> Any:
+        """Like :meth:`rpc`, but None when no daemon answers in time."""
+        try:
+            return self.rpc(cmd, arg, timeout)
+        except RpcError:
+            return None
 
     def rpc(self, cmd: str, arg: str | None = None, timeout: float = 2.0) -> Any:
         return RpcClient(self.r, self.keys).call(cmd, arg, timeout=timeout)

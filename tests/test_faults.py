@@ -17,6 +17,7 @@ from streams.publish import publish_all
 from streams.redisio import hgetall_text
 from tests.harness import Stack, now_ms, wait_for
 from tests.redis_server import RedisServer
+from tests.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 
@@ -207,3 +208,27 @@ def test_sigterm_hands_over_at_once_and_exits_0(stack: Stack) -> None:
     wait_for(lambda: stack.ping(0.3).get("instance") == "t2", 5)
     assert time.monotonic() - stopped < 1.5
     assert '"lease_released":true' in active.log()
+
+
+def test_redis_unreachable_then_back_loses_no_stream_entry(stack: Stack) -> None:
+    """While the daemon cannot reach Redis it keeps its heap and retries; once back it
+    applies every entry published meanwhile and goes on firing."""
+    port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(port)
+    try:
+        daemon = stack.start_daemon("u1", BTU_REDIS_URL=proxy.url)
+        stack.cron("TS-U-0", "* * * * * *")
+        wait_for(lambda: stack.enqueued(), 5)
+        proxy.cut()
+        for n in range(1, 21):
+            stack.cron(f"TS-U-{n}", "0 0 * * *")
+        time.sleep(2.0)
+        proxy.restore()
+        view = wait_for(lambda: len(stack.rpc_or_none("schedules") or []) == 21, 20)
+        view = stack.rpc("schedules")
+        assert {f"TS-U-{n}" for n in range(21)} == {row["id"] for row in view}
+        back = now_ms()
+        wait_for(lambda: [f for f in stack.enqueued() if f.due > back], 5)
+        assert daemon.alive and "redis_unavailable" in daemon.log()
+    finally:
+        proxy.close()
