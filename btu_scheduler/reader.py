@@ -47,6 +47,9 @@ class Reader:
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
         self._republishing = False
+        # COUNT only while catching up: a read that is caught up blocks without it (some
+        # servers, fakeredis among them, do not block when COUNT is given).
+        self._behind = True
 
     def loop(self) -> None:
         d = self.d
@@ -75,7 +78,9 @@ class Reader:
     def read_once(self) -> None:
         d = self.d
         streams = {d.keys.schedules: d.last_id, d.keys.rpc: d.rpc_id}
-        for stream, entries in xread(d.rb, streams, BLOCK_MS, READ_COUNT):
+        batches = xread(d.rb, streams, BLOCK_MS, READ_COUNT if self._behind else None)
+        self._behind = any(len(entries) >= READ_COUNT for _stream, entries in batches)
+        for stream, entries in batches:
             if d.stopping.is_set():
                 return
             if stream == d.keys.schedules:

@@ -11,6 +11,9 @@ from streams.errors import ProtocolError
 
 PROTOCOL_VERSION = "1"
 MAX_SITE_LENGTH = 255
+# Site names are host names. Anything else could collide with the key structure (":"),
+# match other sites in a SCAN pattern ("*?[]") or garble redis-cli output.
+_SITE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +24,14 @@ class Keys:
 
     def __post_init__(self) -> None:
         site = self.site
-        if not site or len(site) > MAX_SITE_LENGTH or any(c.isspace() for c in site):
+        if (
+            not isinstance(site, str)
+            or not 0 < len(site) <= MAX_SITE_LENGTH
+            or not _SITE_CHARS.issuperset(site)
+        ):
             raise ProtocolError(
                 f"site name {site!r} is not usable in a key: it must be 1-{MAX_SITE_LENGTH} "
-                "characters without spaces"
+                "letters, digits, dots, hyphens or underscores"
             )
 
     @property

@@ -203,9 +203,7 @@ class RpcReply:
         ok = codec.req_bool(fields, F.OK)
         data_text = fields.get(F.DATA)
         data = None if data_text in (None, "") else codec.loads(F.DATA, data_text)
-        error = fields.get(F.ERROR, "")
-        if not ok and not error:
-            error = "the scheduler gave no reason"
+        error = "" if ok else fields.get(F.ERROR, "") or "the scheduler gave no reason"
         return cls(
             rid=codec.req_id(fields, F.RID),
             ok=ok,

@@ -14,6 +14,7 @@ import orjson
 from redis import Redis
 from redis.exceptions import ResponseError
 
+from streams import codec
 from streams.errors import ProtocolError
 from streams.keys import SCHEDULES_MAXLEN, Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert, decode_schedule_event
@@ -56,6 +57,11 @@ def publish_all(
     items = list(upserts)
     wanted = {u.id for u in items}
     stale = [i for i in (text(k) for k in r.hkeys(keys.state)) if i not in wanted]
+    # A field that is not a valid id (written by hand) was never armed: just drop it.
+    invalid = [i for i in stale if not _valid_id(i)]
+    if invalid:
+        r.hdel(keys.state, *invalid)
+    stale = [i for i in stale if _valid_id(i)]
     events: list[ScheduleUpsert | ScheduleDelete] = [ScheduleDelete(id=i, ts=ts) for i in stale]
     events.extend(items)
     for start in range(0, len(events), BULK_CHUNK):
@@ -69,6 +75,14 @@ def publish_all(
                 pipe.hdel(keys.state, event.id)
         pipe.execute()
     return PublishAllResult(upserts=len(items), deletes=len(stale))
+
+
+def _valid_id(item_id: str) -> bool:
+    try:
+        codec.check_id("id", item_id)
+    except ProtocolError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +108,7 @@ def snapshot(r: Redis, keys: Keys) -> Snapshot:
     state, info = pipe.execute(raise_on_error=False)
     if isinstance(state, Exception):
         raise state
-    if isinstance(info, ResponseError):
+    if isinstance(info, ResponseError) and "no such key" in str(info).lower():
         last_id = "0-0"  # no stream yet: every entry that will come is newer
     elif isinstance(info, Exception):
         raise info
@@ -112,7 +126,10 @@ def decode_state_value(item_id: str, raw: bytes | str) -> ScheduleUpsert:
         raise ProtocolError(f"state of {item_id!r} is not valid JSON: {e}") from e
     if not isinstance(data, dict):
         raise ProtocolError(f"state of {item_id!r} is not a JSON object")
-    event = decode_schedule_event(data)
+    try:
+        event = decode_schedule_event(data)
+    except ProtocolError as e:
+        raise ProtocolError(f"state of {item_id!r}: {e}") from e
     if not isinstance(event, ScheduleUpsert):
         raise ProtocolError(f"state of {item_id!r} holds a delete, not an upsert")
     if event.id != item_id:

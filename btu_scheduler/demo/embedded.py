@@ -80,6 +80,9 @@ class FakeRedisServer:
 
         self.port = port or free_port()
         self._server: Any = TcpFakeServer(("127.0.0.1", self.port), server_type="redis")
+        # Clients blocked in BLPOP/XREAD must not keep cleanup waiting for their threads.
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

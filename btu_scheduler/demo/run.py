@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seconds", type=float, default=20.0, help="how long to watch (default 20)")
     p.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the summary, keep everything running until Ctrl-C (to try the commands)",
+    )
+    p.add_argument(
         "--fakeredis",
         action="store_true",
         help="use fakeredis's TCP server even when redis-server is installed",
@@ -75,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, started, workdir)
     except KeyboardInterrupt:
-        _say("interrupted")
-        return 130
+        _say("interrupted" if not args.keep else "stopping")
+        return 0 if args.keep else 130
     finally:
         for thing in reversed(started):
             _stop(thing)
@@ -125,7 +130,7 @@ def _run(args: argparse.Namespace, started: list[Any], workdir: Path) -> int:
     worker_log = (workdir / "rq-worker.log").open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "rq.cli", "worker", "--url", server.url, "--worker-class",
-         "rq.worker.SimpleWorker", "--name", "btu-demo-worker", "default"],
+         "btu_scheduler.demo.worker.DemoWorker", "--name", "btu-demo-worker", "default"],
         stdout=worker_log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     started.append(worker)
@@ -155,7 +160,11 @@ def _run(args: argparse.Namespace, started: list[Any], workdir: Path) -> int:
             _say(f"published {spec.id} ({spec.task}, {when}) disabled: not armed")
 
     fires, finished = _watch(r, keys, args.seconds)
-    _summary(server, keys, fires, finished, rpc)
+    _summary(server, keys, fires, finished, rpc, args.keep)
+    if args.keep:
+        _say("still running (--keep): press Ctrl-C to stop everything")
+        while daemon.poll() is None:
+            time.sleep(0.5)
     return 0
 
 
@@ -214,7 +223,12 @@ def _clock(ms: int) -> str:
 
 
 def _summary(
-    server: Any, keys: Keys, fires: list[FireRecord], finished: dict[str, float], rpc: RpcClient
+    server: Any,
+    keys: Keys,
+    fires: list[FireRecord],
+    finished: dict[str, float],
+    rpc: RpcClient,
+    keep: bool,
 ) -> None:
     outcomes = Counter(f.outcome for f in fires)
     lags = sorted(f.lag_ms for f in fires if f.outcome == "enqueued")
@@ -230,7 +244,8 @@ def _summary(
     except RpcError:
         pass
     cli = f"redis-cli -p {server.port}"
-    print("  inspect it yourself while it runs, or in your own Redis:")
+    where = "now" if keep else "with `btu-scheduler demo --keep`, or against your own Redis"
+    print(f"  inspect what happened ({where}):")
     print(f"    {cli} XRANGE {keys.fires} - +")
     print(f"    {cli} XRANGE {keys.schedules} - +")
     print(f"    {cli} HGETALL {keys.state}")
