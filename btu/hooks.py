@@ -4,4 +4,22 @@ app_publisher = "BTU developers"
 app_description = "Background Tasks Unleashed: Desk-managed background tasks and schedules"
 app_email = "btu@example.com"
 app_license = "MIT"
-required_apps = ["frappe"]
+
+after_install = "btu.install.after_install"
+after_migrate = "btu.install.after_migrate"
+
+scheduler_events = {
+    "cron": {
+        # Close Task Logs left Queued or In Progress by a killed worker or a lost job.
+        "*/5 * * * *": ["btu.services.housekeeping.sweep_stale_logs"],
+    },
+    # Safety net: republish what the Redis state hash lost (e.g. a restart without
+    # persistence) or never received (Redis down during a save).
+    "hourly": ["btu.services.publishing.heal_state"],
+    # Task Log retention (BTU Configuration > Log Retention).
+    "daily": ["btu.services.housekeeping.purge_old_logs"],
+}
+
+# Task Logs and finished Run Later items are history: deleting a task or schedule keeps
+# them instead of refusing the deletion.
+ignore_links_on_delete = ["BTU Task Log", "BTU Run Later"]

@@ -1,0 +1,55 @@
+// BTU Task form: queue choices from the bench, "Run now", and shortcuts to schedule it.
+
+(() => {
+    frappe.ui.form.on("BTU Task", {
+        refresh(frm) {
+            load_queue_choices(frm, ["queue"]);
+            if (frm.is_new()) {
+                return;
+            }
+            if (frm.doc.enabled) {
+                frm.add_custom_button(__("Run now"), () => run_now(frm));
+            }
+            frm.add_custom_button(
+                __("Schedule"),
+                () => frappe.new_doc("BTU Task Schedule", { task: frm.doc.name }),
+                __("Create")
+            );
+            frm.add_custom_button(
+                __("Run Later"),
+                () => frappe.new_doc("BTU Run Later", { task: frm.doc.name }),
+                __("Create")
+            );
+            if (frm.doc.last_outcome) {
+                const colour = frm.doc.last_outcome === "Success" ? "green" : "orange";
+                frm.dashboard.set_headline_alert(
+                    __("Last run {0}: {1}", [
+                        frappe.datetime.prettyDate(frm.doc.last_run),
+                        __(frm.doc.last_outcome),
+                    ]),
+                    colour
+                );
+            }
+        },
+    });
+
+    function load_queue_choices(frm, fieldnames) {
+        frappe.xcall("btu.api.queue_names").then((queues) => {
+            fieldnames.forEach((f) => frm.fields_dict[f] && frm.fields_dict[f].set_data(queues));
+        });
+    }
+
+    function run_now(frm) {
+        if (frm.is_dirty()) {
+            frappe.msgprint(__("Save the task first."));
+            return;
+        }
+        frappe
+            .call({ method: "btu.api.run_task_now", args: { task: frm.doc.name }, freeze: true })
+            .then((r) => {
+                const log = r.message.task_log;
+                const link = `<a href="/app/btu-task-log/${encodeURIComponent(log)}">${log}</a>`;
+                frappe.show_alert({ message: __("Queued: {0}", [link]), indicator: "green" }, 10);
+            });
+    }
+})();

@@ -1,0 +1,208 @@
+"""What runs in the RQ worker: ``btu.runner.run_task`` (the job BTU enqueues, carrying
+only the Task Log's name) and ``on_job_failure`` (RQ's failure callback).
+
+A run: the Queued log becomes In Progress (committed, start emails queued), the
+function runs as the task's "Run As" user with stdout/stderr captured, the task's own
+database writes are committed on success and rolled back (to a savepoint taken just
+before the call) on failure, and the log ends
+Success, Failed or Timeout with its output, duration and emails. A failed or timed-out
+run re-raises, so RQ lists the job among the failed ones (and can requeue it).
+"""
+
+import logging
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import frappe
+from frappe.utils import now_datetime
+from rq.timeouts import JobTimeoutException
+
+from btu.core import capture, housekeeping, notify
+from btu.core.arguments import ArgumentsError, format_arguments, merge_arguments, parse_arguments
+from btu.core.callables import CallableError, resolve
+from btu.core.rq_jobs import task_log_of
+from btu.exceptions import TaskFailed
+from btu.services import config, logs, notifications, txn
+
+LOG = "BTU Task Log"
+IN_PROGRESS = "In Progress"
+SAVEPOINT = "btu_task_run"
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str
+    args: dict[str, Any]
+    run_as: str
+
+
+def _args(text: str | None, label: str) -> dict[str, Any]:
+    return parse_arguments(text, label)
+
+
+def resolve_target(log) -> Target:
+    """The function, merged arguments and user of ``log``'s run, from the database as it
+    is now (schedule overrides and run-later arguments over the task's)."""
+    path, base, overrides, run_as = None, {}, {}, None
+    if log.task:
+        task = frappe.db.get_value(
+            "BTU Task", log.task, ["function_path", "arguments", "run_as"], as_dict=True
+        )
+        if not task:
+            raise CallableError(f"Task '{log.task}' no longer exists.")
+        path, base, run_as = (
+            task.function_path,
+            _args(task.arguments, "Task arguments"),
+            task.run_as,
+        )
+    if log.schedule:
+        text = frappe.db.get_value("BTU Task Schedule", log.schedule, "argument_overrides")
+        overrides = _args(text, "Argument overrides")
+    if log.run_later:
+        row = frappe.db.get_value(
+            "BTU Run Later", log.run_later, ["function_path", "arguments"], as_dict=True
+        )
+        if row:
+            path = path or row.function_path
+            overrides = _args(row.arguments, "Run Later arguments")
+    if not path:
+        raise CallableError("Nothing to run: no task and no function path.")
+    return Target(
+        path=path, args=merge_arguments(base, overrides), run_as=run_as or "Administrator"
+    )
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _start(log, target: Target) -> None:
+    log.db_set(
+        {
+            "status": IN_PROGRESS,
+            "started": now_datetime(),
+            "function_path": target.path,
+            "arguments": format_arguments(target.args),
+            "run_as": target.run_as,
+            "worker": _worker(),
+        }
+    )
+    txn.commit()
+    notifications.send(log, notify.START)
+    txn.commit()
+
+
+def _finish(log, outcome: capture.RunOutcome) -> None:
+    log.db_set(
+        {
+            "status": outcome.status,
+            "ended": now_datetime(),
+            "duration": outcome.duration_s,
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+            "result": outcome.result,
+            "traceback": outcome.traceback,
+            "error": outcome.error,
+        }
+    )
+    logs.record_outcome(log)
+    txn.commit()
+    event = notify.event_for_status(outcome.status)
+    if event:
+        notifications.send(log, event)
+        txn.commit()
+
+
+def _undo_task_writes() -> None:
+    """Roll back what the failed task wrote since it started (the log's In Progress state
+    is older); if the task committed on its own, the savepoint is gone: roll back the
+    rest of its transaction."""
+    try:
+        frappe.db.rollback(save_point=SAVEPOINT)
+    except (frappe.db.OperationalError, frappe.db.InternalError, frappe.db.ProgrammingError):
+        frappe.db.rollback()
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, JobTimeoutException)
+
+
+def run_task(task_log: str) -> None:
+    """Run the task of ``task_log`` (a BTU Task Log name) in this worker."""
+    if not frappe.db.exists(LOG, task_log):
+        frappe.logger("btu").warning(f"btu: task log {task_log} is gone; nothing to run")
+        return
+    log = frappe.get_doc(LOG, task_log)
+    if not housekeeping.run_is_due(log.status):
+        frappe.logger("btu").info(f"btu: {task_log} is {log.status}; not running it again")
+        return
+    try:
+        target = resolve_target(log)
+        func = resolve(target.path, config.task_roots())
+    except (ArgumentsError, CallableError) as e:
+        log.db_set("started", now_datetime())
+        logs.close(log.name, "Failed", str(e))
+        raise TaskFailed(f"{log.name}: {e}") from e
+    _start(log, target)
+    previous_user = frappe.session.user
+    frappe.set_user(target.run_as)
+    frappe.db.savepoint(SAVEPOINT)
+    try:
+        outcome = capture.run_captured(func, target.args, is_timeout=_is_timeout)
+    finally:
+        frappe.set_user(previous_user)
+    if outcome.exception is not None:
+        _undo_task_writes()
+    _finish(log, outcome)
+    if outcome.status == capture.TIMEOUT and outcome.exception is not None:
+        raise outcome.exception
+    if outcome.exception is not None:
+        raise TaskFailed(f"{log.name}: {outcome.error}") from outcome.exception
+
+
+# -- RQ failure callback ----------------------------------------------------------------
+
+
+@contextmanager
+def site_context(site: str | None):
+    """Frappe connected to ``site``: reuse the current context when it is that site
+    (synchronous queues in tests), else init and destroy one (the work horse, after
+    Frappe's ``execute_job`` has already destroyed its own)."""
+    if getattr(frappe.local, "site", None) == site and getattr(frappe.local, "db", None):
+        yield
+        return
+    frappe.init(site=site)
+    try:
+        frappe.connect()
+        yield
+    finally:
+        frappe.destroy()
+
+
+def close_after_failure(job, exc_value: BaseException | None) -> bool:
+    """Close the job's log if the runner could not (time limit hit, job crashed)."""
+    name = task_log_of(job)
+    if not name:
+        return False
+    status = "Timeout" if isinstance(exc_value, JobTimeoutException) else "Failed"
+    what = "hit its time limit" if status == "Timeout" else "failed"
+    reason = f"The RQ job {what}: {type(exc_value).__name__}: {exc_value}"
+    return logs.close(name, status, reason)
+
+
+def on_job_failure(job, connection, exc_type=None, exc_value=None, traceback=None) -> None:
+    """RQ's failure callback (rq 1.15: ``(job, connection, type, value, traceback)``)."""
+    from frappe.utils.background_jobs import truncate_failed_registry
+
+    try:
+        with site_context((job.kwargs or {}).get("site")):
+            close_after_failure(job, exc_value)
+            # BTU's callback replaces Frappe's default one: keep its clean-up.
+            truncate_failed_registry(job, connection, exc_type, exc_value, traceback)
+    except Exception:
+        # An exception here would replace the job's own error in RQ's records; the sweep
+        # closes the log later if this failed.
+        logging.getLogger("btu").exception("btu: failure callback of %s failed", job.id)

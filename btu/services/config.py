@@ -1,0 +1,47 @@
+"""BTU Configuration values with their defaults, and the bench facts validation needs."""
+
+import frappe
+from frappe.utils import cint, get_system_timezone
+from frappe.utils.background_jobs import get_queues_timeout
+
+from btu.core.callables import allowed_roots
+
+CONFIG = "BTU Configuration"
+DEFAULT_RETENTION_DAYS = 30
+DEFAULT_STALE_MINUTES = 10
+
+
+def get(fieldname: str):
+    # Uncached: a Single saved in this request must be seen at once.
+    return frappe.db.get_single_value(CONFIG, fieldname, cache=False)
+
+
+def default_time_zone() -> str:
+    return get("default_time_zone") or get_system_timezone()
+
+
+def default_queue() -> str:
+    return get("default_queue") or "default"
+
+
+def retention_days() -> int:
+    """Days Task Logs are kept; 0 keeps them forever (set to 30 at install)."""
+    return cint(get("log_retention_days"))
+
+
+def stale_after_s() -> float:
+    return 60.0 * (cint(get("stale_after_minutes")) or DEFAULT_STALE_MINUTES)
+
+
+def email_account() -> str | None:
+    return get("email_account") or None
+
+
+def known_queues() -> dict[str, int]:
+    """This bench's RQ queues and their default timeouts (Frappe's own list)."""
+    return dict(get_queues_timeout())
+
+
+def task_roots() -> frozenset[str]:
+    """Packages a task's function may live in: installed apps plus configured extras."""
+    return allowed_roots(frappe.get_installed_apps(), get("extra_allowed_packages"))

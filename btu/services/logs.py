@@ -1,0 +1,49 @@
+"""Closing Task Logs and recording their outcome on the task, schedule and run-later
+item. Shared by the runner, RQ's failure callback and the sweep."""
+
+import frappe
+from frappe.utils import now_datetime, time_diff_in_seconds
+
+from btu.core import notify
+from btu.core.payloads import DONE, FAILED, RUN_LATER, SCHEDULE
+from btu.services import notifications, publishing, txn
+
+LOG = "BTU Task Log"
+UNFINISHED = ("Queued", "In Progress")
+
+
+def record_outcome(log) -> None:
+    """Last run and outcome on the task and schedule; final status of a run-later item."""
+    values = {"last_run": log.started or log.ended, "last_outcome": log.status}
+    if log.task and frappe.db.exists("BTU Task", log.task):
+        frappe.db.set_value("BTU Task", log.task, values, update_modified=False)
+    if log.schedule and frappe.db.exists(SCHEDULE, log.schedule):
+        frappe.db.set_value(SCHEDULE, log.schedule, values, update_modified=False)
+    if log.run_later and frappe.db.exists(RUN_LATER, log.run_later):
+        status = DONE if log.status == "Success" else FAILED
+        frappe.db.set_value(RUN_LATER, log.run_later, {"status": status, "task_log": log.name})
+        publishing.queue_publish(RUN_LATER, log.run_later)
+
+
+def close(name: str, status: str, reason: str) -> bool:
+    """Close an unfinished log as ``status`` with ``reason``; False if it was already
+    finished (or is gone). Commits, then sends the emails the recipients asked for."""
+    log = frappe.get_doc(LOG, name) if frappe.db.exists(LOG, name) else None
+    if log is None or log.status not in UNFINISHED:
+        return False
+    ended = now_datetime()
+    log.db_set(
+        {
+            "status": status,
+            "ended": ended,
+            "duration": time_diff_in_seconds(ended, log.started) if log.started else 0,
+            "error": reason,
+        }
+    )
+    record_outcome(log)
+    txn.commit()
+    event = notify.event_for_status(status)
+    if event:
+        notifications.send(log, event)
+        txn.commit()
+    return True

@@ -1,0 +1,65 @@
+"""Emails about runs, through Frappe's email queue and BTU's configured Email Account."""
+
+import frappe
+from frappe.utils import get_url_to_form
+
+from btu.core import notify
+from btu.services import config
+
+CHILD = "BTU Task Notification"
+
+
+def recipient_rows(task: str | None) -> list[dict]:
+    if not task:
+        return []
+    return frappe.get_all(
+        CHILD,
+        filters={"parent": task, "parenttype": "BTU Task", "parentfield": "notifications"},
+        fields=["address", "on_start", "on_success", "on_failure", "on_timeout"],
+        order_by="idx asc",
+    )
+
+
+def _sender() -> str | None:
+    account = config.email_account()
+    if not account:
+        return None
+    return frappe.db.get_value("Email Account", account, "email_id")
+
+
+def _facts(log) -> notify.RunFacts:
+    return notify.RunFacts(
+        task=log.task or log.function_path or log.name,
+        log=log.name,
+        status=log.status,
+        started=str(log.started or ""),
+        ended=str(log.ended or ""),
+        duration_s=log.duration if log.ended else None,
+        error=log.error or "",
+        stderr=log.stderr or "",
+        traceback=log.traceback or "",
+        link=get_url_to_form(log.doctype, log.name),
+    )
+
+
+def send(log, event: str) -> None:
+    """Queue the email for ``event`` of ``log`` to every recipient who asked for it; a
+    mail problem is noted on the log, never raised."""
+    recipients = notify.recipients_for(event, recipient_rows(log.task))
+    if not recipients:
+        return
+    subject, message = notify.compose(event, _facts(log))
+    try:
+        frappe.sendmail(
+            recipients=recipients,
+            sender=_sender(),
+            subject=subject,
+            message=message,
+            reference_doctype=log.doctype,
+            reference_name=log.name,
+            delayed=True,
+        )
+    except (frappe.OutgoingEmailError, frappe.ValidationError) as e:
+        frappe.clear_last_message()
+        note = f"{event} email not sent: {e}"
+        log.db_set("email_notes", "\n".join(filter(None, [log.email_notes, note])))

@@ -1,0 +1,159 @@
+"""Publishing schedules and run-later items to the scheduler (PROTOCOL.md "Schedule
+change events"), after the database commit.
+
+Every change queues the document's id; after the commit, each id is published once with
+the state the database then holds (a deleted document becomes a ``delete``). Redis
+problems never reach the user who saved: they are logged, the form's confirmation says
+so, and the hourly :func:`heal_state` republishes whatever the state hash lacks.
+"""
+
+import time
+
+import frappe
+from frappe.utils import get_system_timezone
+
+from btu.core import replies, sync
+from btu.core.payloads import RUN_LATER, RUN_LATER_KEPT, SCHEDULE, Event, event_for, wanted_state
+from btu.redis_conn import REDIS_ERRORS, get_redis, site_keys
+from streams.errors import RpcFailed, RpcTimeout
+from streams.keys import Cmd
+from streams.messages import ScheduleDelete
+from streams.publish import publish_all
+from streams.rpc import RpcClient
+
+RELOAD_TIMEOUT_S = 1.0
+SCHEDULE_FIELDS = ("name", "task", "enabled", "cron_expression", "time_zone")
+RUN_LATER_FIELDS = ("name", "task", "function_path", "run_at", "status")
+_PENDING = "btu_publish_pending"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def logger():
+    # Frappe's loggers drop anything below ERROR outside the dev server: the anomalies
+    # worth an operator's attention are logged as errors (logs/btu.log).
+    return frappe.logger("btu", allow_site=True)
+
+
+def _fields(doctype: str) -> tuple[str, ...]:
+    return SCHEDULE_FIELDS if doctype == SCHEDULE else RUN_LATER_FIELDS
+
+
+def _task_enabled(task: str | None) -> bool:
+    if not task:
+        return True
+    return bool(frappe.db.get_value("BTU Task", task, "enabled"))
+
+
+def current_event(doctype: str, name: str) -> Event:
+    """The event that makes Redis match what the database holds now for one item."""
+    row = frappe.db.get_value(doctype, name, list(_fields(doctype)), as_dict=True)
+    task_enabled = _task_enabled(row.get("task")) if row else False
+    return event_for(doctype, row, name, task_enabled, get_system_timezone(), now_ms())
+
+
+# -- after commit ---------------------------------------------------------------------
+
+
+def queue_publish(doctype: str, name: str) -> None:
+    """Publish ``doctype``/``name`` after the current transaction commits (once, however
+    many times it changed in the transaction); nothing when it rolls back."""
+    pending = getattr(frappe.local, _PENDING, None)
+    if pending is None:
+        pending = set()
+        setattr(frappe.local, _PENDING, pending)
+        frappe.db.after_commit.add(_flush)
+        frappe.db.after_rollback.add(_forget)
+    pending.add((doctype, name))
+
+
+def queue_task_items(task: str) -> None:
+    """Queue every schedule and live run-later item of ``task`` (its state changed)."""
+    for name in frappe.get_all(SCHEDULE, filters={"task": task}, pluck="name"):
+        queue_publish(SCHEDULE, name)
+    live = {"task": task, "status": ["in", sorted(RUN_LATER_KEPT)]}
+    for name in frappe.get_all(RUN_LATER, filters=live, pluck="name"):
+        queue_publish(RUN_LATER, name)
+
+
+def _forget() -> None:
+    setattr(frappe.local, _PENDING, None)
+
+
+def _flush() -> None:
+    pending = getattr(frappe.local, _PENDING, None) or set()
+    setattr(frappe.local, _PENDING, None)
+    if not pending:
+        return
+    try:
+        r, keys = get_redis(), site_keys()
+        for doctype, name in sorted(pending):
+            sync.publish_if_changed(r, keys, current_event(doctype, name))
+    except REDIS_ERRORS as e:
+        # The save is committed; the hourly heal_state (or the form's confirmation)
+        # publishes it once Redis is back.
+        logger().error(f"btu: publishing {len(pending)} item(s) failed: {e}")
+
+
+# -- the form's confirmation --------------------------------------------------------
+
+
+def confirm(doctype: str, name: str) -> dict:
+    """Make sure Redis has the item as the database has it, then ask the daemon to
+    ``reload`` it (1 s); the answer is what the form shows."""
+    try:
+        r, keys = get_redis(), site_keys()
+        event = current_event(doctype, name)
+        sync.publish_if_changed(r, keys, event)
+    except REDIS_ERRORS as e:
+        return replies.redis_unreachable(type(e).__name__).as_dict()
+    if isinstance(event, ScheduleDelete):
+        return replies.removed().as_dict()
+    try:
+        data = RpcClient(r, keys).call(Cmd.RELOAD, name, timeout=RELOAD_TIMEOUT_S)
+    except RpcTimeout:
+        return replies.unreachable().as_dict()
+    except RpcFailed as e:
+        return replies.refused(e.reason).as_dict()
+    except REDIS_ERRORS as e:
+        return replies.redis_unreachable(type(e).__name__).as_dict()
+    return replies.reload_answer(data).as_dict()
+
+
+# -- whole state ----------------------------------------------------------------------
+
+
+def wanted_upserts() -> list:
+    """Every upsert the state hash should hold, from the database."""
+    tasks = {
+        t.name: bool(t.enabled) for t in frappe.get_all("BTU Task", fields=["name", "enabled"])
+    }
+    schedules = frappe.get_all(SCHEDULE, fields=list(SCHEDULE_FIELDS))
+    run_laters = frappe.get_all(
+        RUN_LATER,
+        filters={"status": ["in", sorted(RUN_LATER_KEPT)]},
+        fields=list(RUN_LATER_FIELDS),
+    )
+    return wanted_state(schedules, run_laters, tasks, get_system_timezone(), now_ms())
+
+
+def republish_all() -> dict:
+    """Rebuild the state hash and the stream from the database."""
+    result = publish_all(get_redis(), site_keys(), wanted_upserts(), now_ms())
+    return {"upserts": result.upserts, "deletes": result.deletes}
+
+
+def heal_state() -> None:
+    """Hourly safety net: republish whatever the state hash lost or got wrong."""
+    try:
+        result = sync.repair_state(get_redis(), site_keys(), wanted_upserts(), now_ms())
+    except REDIS_ERRORS as e:
+        logger().error(f"btu: state check skipped, Redis unreachable: {e}")
+        return
+    if result.upserts or result.deletes:
+        logger().error(
+            f"btu: state hash repaired: {result.upserts} upsert(s), {result.deletes} delete(s)"
+            + (" (bulk)" if result.bulk else "")
+        )

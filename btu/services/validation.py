@@ -1,0 +1,64 @@
+"""The checks controllers run in ``validate()``: each calls :mod:`btu.core` and turns
+its error into a message on the form (``frappe.throw``)."""
+
+from typing import Any
+
+import frappe
+from frappe import _
+
+from btu.core.arguments import ArgumentsError, merge_arguments, parse_arguments
+from btu.core.callables import CallableError, validate_call
+from btu.core.notify import invalid_addresses
+from btu.services import config
+
+
+def arguments(text: str | None, label: str) -> dict[str, Any]:
+    try:
+        return parse_arguments(text, label)
+    except ArgumentsError as e:
+        frappe.throw(e.message, title=_("Invalid arguments"))
+    return {}
+
+
+def callable_with(path: str | None, args: dict[str, Any]) -> None:
+    try:
+        validate_call(path or "", args, config.task_roots())
+    except CallableError as e:
+        frappe.throw(str(e), title=_("Function cannot run"))
+
+
+def task_callable(task: str, overrides: dict[str, Any]) -> None:
+    """The task's function with the task's arguments merged under ``overrides``."""
+    path, text = frappe.db.get_value("BTU Task", task, ["function_path", "arguments"]) or (
+        None,
+        None,
+    )
+    base = parse_arguments(text) if text else {}
+    callable_with(path, merge_arguments(base, overrides))
+
+
+def queue(name: str | None, label: str) -> None:
+    if not name:
+        return
+    queues = config.known_queues()
+    if name not in queues:
+        frappe.throw(
+            _("{0} '{1}' is not one of this bench's queues: {2}.").format(
+                label, name, ", ".join(sorted(queues))
+            ),
+            title=_("Unknown queue"),
+        )
+
+
+def non_negative(value: Any, label: str) -> None:
+    if value is not None and float(value) < 0:
+        frappe.throw(_("{0} cannot be negative.").format(label))
+
+
+def recipients(rows: list) -> None:
+    bad = invalid_addresses([row.as_dict() if hasattr(row, "as_dict") else row for row in rows])
+    if bad:
+        frappe.throw(
+            _("These are not email addresses: {0}.").format(", ".join(bad)),
+            title=_("Notification recipients"),
+        )
