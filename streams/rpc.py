@@ -17,9 +17,10 @@ from typing import Any
 from redis import Redis
 
 from streams.errors import ProtocolError, RpcFailed, RpcTimeout
-from streams.keys import RPC_MAXLEN, RPC_REPLY_TTL_S, Keys
+from streams.keys import RPC_MAXLEN, RPC_REPLY_TTL_S, Cmd, Keys
 from streams.messages import RpcReply, RpcRequest
 from streams.redisio import Clock, now_ms, xadd, xread
+from streams.replies import CancelReply, NextFire, PingReply, ReloadReply, resync_armed
 
 DEFAULT_TIMEOUT_S = 1.0
 # Extra time the client waits past the deadline for a reply already on its way.
@@ -44,6 +45,31 @@ class RpcClient:
         if not reply.ok:
             raise RpcFailed(cmd, reply.error)
         return reply.data
+
+    # Typed shortcuts for the commands of PROTOCOL.md.
+
+    def ping(self, timeout: float = DEFAULT_TIMEOUT_S) -> PingReply:
+        return PingReply.from_data(self.call(Cmd.PING, timeout=timeout))
+
+    def reload(self, item_id: str, timeout: float = DEFAULT_TIMEOUT_S) -> ReloadReply:
+        """Have the daemon re-read ``item_id`` from the state hash; its next instants."""
+        return ReloadReply.from_data(self.call(Cmd.RELOAD, item_id, timeout))
+
+    def cancel(self, item_id: str, timeout: float = DEFAULT_TIMEOUT_S) -> CancelReply:
+        return CancelReply.from_data(self.call(Cmd.CANCEL, item_id, timeout))
+
+    def next(self, count: int = 10, timeout: float = DEFAULT_TIMEOUT_S) -> list[NextFire]:
+        return NextFire.list_from_data(self.call(Cmd.NEXT, str(count), timeout))
+
+    def status(self, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+        data = self.call(Cmd.STATUS, timeout=timeout)
+        if not isinstance(data, dict):
+            raise ProtocolError("status reply is not a JSON object")
+        return data
+
+    def resync(self, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+        """Rebuild the daemon's heap from the state hash; returns how many are armed."""
+        return resync_armed(self.call(Cmd.RESYNC, timeout=timeout))
 
     def request(
         self, cmd: str, arg: str | None = None, timeout: float = DEFAULT_TIMEOUT_S

@@ -140,3 +140,18 @@ def test_secrets_never_reach_the_daemon_log(stack: Stack) -> None:
     wait_for(lambda: [f for f in stack.fires() if f.outcome == "failed"], 5)
     daemon.term()
     assert "test-secret-do-not-log" not in daemon.log()
+
+
+def test_typed_rpc_shortcuts_against_a_live_daemon(stack: Stack) -> None:
+    """RpcClient's typed shortcuts return the daemon's answers as dataclasses."""
+    from streams.rpc import RpcClient
+
+    stack.start_daemon("typed")
+    client = RpcClient(stack.r, stack.keys)
+    stack.cron("TS-T-1", "0 12 * * *", tz="Asia/Kolkata")
+    reload = client.reload("TS-T-1")
+    assert ("TS-T-1", True, 5) == (reload.id, reload.armed, len(reload.next))
+    ping = client.ping()
+    assert ("typed", True, 1) == (ping.instance, ping.leader, ping.armed)
+    assert ["TS-T-1"] == [n.id for n in client.next(3)]
+    assert (True, 1) == (client.cancel("TS-T-1").removed, client.resync())
