@@ -323,7 +323,7 @@ class Daemon:
         with self.lock:
             fires: list[Fire] = []
             if self.is_leader:
-                fires = self._pending + self.engine.due(self.now_ms())
+                fires = _latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
                 self._pending = []
             self._view_armed = self.engine.armed.armed
             self._view_next_due = self.engine.next_due()
@@ -392,14 +392,15 @@ class Daemon:
                 self._defer(fenced)
 
     def _defer(self, fires: list[Fire]) -> None:
-        """Keep popped fires to claim later (grace is re-checked then)."""
+        """Keep popped fires to claim later. Like missed instants, the fires of one item
+        coalesce into its latest; grace is re-checked against it."""
         now = self.now_ms()
         grace = self.engine.grace_ms
-        kept = [
-            Fire(f.id, f.kind, f.task, f.due, missed=f.missed or now - f.due > grace) for f in fires
-        ]
         with self.lock:
-            self._pending = kept + self._pending
+            self._pending = [
+                Fire(f.id, f.kind, f.task, f.due, missed=f.missed or now - f.due > grace)
+                for f in _latest_per_item([*self._pending, *fires])
+            ]
 
     def _recover_unfinished(self, last_fire: dict[str, int], now: int) -> None:
         """Re-send fires a dead instance claimed but never finished (the app
@@ -467,3 +468,16 @@ class Daemon:
             "recent_fires": recent,
             "backlog": self.dispatcher.backlog,
         }
+
+
+def _latest_per_item(fires: list[Fire]) -> list[Fire]:
+    """Several pending instants of one item coalesce into the latest (PROTOCOL.md
+    catch-up rule), keeping the items' order."""
+    if len(fires) < 2:
+        return fires
+    latest: dict[str, Fire] = {}
+    for fire in fires:
+        kept = latest.get(fire.id)
+        if kept is None or fire.due > kept.due:
+            latest[fire.id] = fire
+    return list(latest.values())

@@ -156,3 +156,14 @@ def test_redis_coming_back_empty_asks_for_a_republish(
     daemon.reader.after_reconnect()
     wait_for(lambda: endpoint.republished, 5)
     assert ("0-0", 1) == (daemon.last_id, daemon.engine.armed.armed)
+
+
+def test_fires_deferred_while_redis_fails_coalesce_per_item(make_daemon: Any) -> None:
+    """Fires popped while claims fail are kept as one pending fire per item, the latest."""
+    from btu_scheduler.engine import Fire
+
+    daemon = make_daemon()
+    daemon._defer([Fire("TS-1", "cron", "t", T0), Fire("TS-2", "cron", "t", T0)])
+    daemon._defer([Fire("TS-1", "cron", "t", T0 + 1_000)])
+    daemon._defer([Fire("TS-1", "cron", "t", T0 + 2_000)])
+    assert {("TS-1", T0 + 2_000), ("TS-2", T0)} == {(f.id, f.due) for f in daemon._pending}
