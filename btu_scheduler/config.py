@@ -64,8 +64,9 @@ class Settings:
 
     @property
     def renew_seconds(self) -> float:
-        """How often the lease is renewed (and standbys try to take it)."""
-        return self.lease_seconds / 3
+        """How often the lease is renewed (and standbys try to take it): 2.5 renewals a
+        lease, so one failed renewal is retried before the lease lapses."""
+        return self.lease_seconds / 2.5
 
     def public(self) -> dict[str, Any]:
         """Every setting, with secrets masked: safe to print and to log."""

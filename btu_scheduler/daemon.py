@@ -16,6 +16,7 @@ The engine is guarded by one lock; nothing slow happens while holding it.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -48,15 +49,16 @@ from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.stats import Stats
-from streams.errors import CronError, ProtocolError
+from streams.errors import CronError
 from streams.keys import Heartbeat, Keys, Marker, Outcome
 from streams.messages import ScheduleDelete, ScheduleUpsert
-from streams.publish import decode_state_value, snapshot
+from streams.publish import decode_state_value, decode_state_values, snapshot
 from streams.redisio import hgetall_text, text, xrevrange
 
 log = structlog.get_logger("btu_scheduler")
 
 CLAIM_CHUNK = 500
+HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
 
@@ -122,6 +124,7 @@ class Daemon:
         self.lock = threading.Condition(threading.RLock())
         self.stopping = threading.Event()
         self._lease_valid_until = 0.0
+        self._lease_ticks = 0
         self._was_leader = False
         self._promoted = False
         self.last_id = "0-0"  # position in the schedules stream applied so far
@@ -151,12 +154,7 @@ class Daemon:
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
         if not self._start():
             return 0
-        threads = [
-            threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True),
-            threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True),
-        ]
-        for t in threads:
-            t.start()
+        threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True).start()
         try:
             self._firing_loop()
         finally:
@@ -175,11 +173,15 @@ class Daemon:
             signal.signal(sig, lambda _s, _f: self.request_stop())
 
     def _start(self) -> bool:
-        """Take the lease if free, load the snapshot, catch up. Waits for Redis."""
+        """Take the lease if free, load the snapshot, catch up. Waits for Redis. The
+        lease thread starts before the load: a long load must not let the lease lapse."""
         backoff = Backoff(self.settings.reconnect_max_seconds)
+        lease_thread = threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True)
         while not self.stopping.is_set():
             try:
                 self._lease_tick()
+                if not lease_thread.is_alive():
+                    lease_thread.start()
                 self._load()
                 return True
             except REDIS_DOWN as e:
@@ -188,19 +190,29 @@ class Daemon:
         return False
 
     def _load(self) -> None:
-        """Snapshot → engine → catch-up (PROTOCOL.md: no change lost or applied twice)."""
+        """Snapshot → engine → catch-up (PROTOCOL.md: no change lost or applied twice).
+
+        No cyclic garbage collection while millions of objects are built (each full pass
+        walks all of them), and none later over what was loaded: ``gc.freeze()`` moves it
+        out of the collector's sight, so a full pass never pauses firing for the heap.
+        """
+        gc.disable()
+        try:
+            self._load_snapshot()
+        finally:
+            gc.enable()
+            gc.freeze()
+
+    def _load_snapshot(self) -> None:
         t0 = time.perf_counter()
         snap = snapshot(self.r, self.keys)
         rpc_info = self._stream_last_id(self.keys.rpc)
         last_fire = {
             text(k): int(v) for k, v in self.r.hgetall(self.keys.last_fire).items() if v.isdigit()
         }
-        specs: list[ScheduleUpsert] = []
-        for item_id, raw in snap.items.items():
-            try:
-                specs.append(decode_state_value(item_id, raw))
-            except ProtocolError as e:
-                self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(e))
+        specs, bad = decode_state_values(snap.items)
+        for item_id, raw, error in bad:
+            self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
         now = self.now_ms()
 
         def on_error(spec: ScheduleUpsert, error: CronError) -> None:
@@ -269,7 +281,9 @@ class Daemon:
         """One renewal or acquisition attempt; returns seconds until the next one."""
         started = time.monotonic()
         was_valid = self.is_leader
-        state = self.lease.tick(self._heartbeat())
+        self._lease_ticks += 1
+        beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
+        state = self.lease.tick(self._heartbeat() if beat else None)
         renew = self.settings.renew_seconds
         if state.leader:
             self._lease_valid_until = started + self.lease.lease_ms / 1000

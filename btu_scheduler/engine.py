@@ -81,6 +81,22 @@ def latest_at_or_before(
     return schedule.next_after(lo)
 
 
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    schedule: CronSchedule
+    latest: int | None  # last instant at or before the load's now
+    following: int | None  # first instant after it
+
+
+def _shared(spec: ScheduleUpsert, now_ms: int) -> _Shared | CronError:
+    try:
+        schedule = _schedule_of(spec)
+    except CronError as e:
+        return e
+    assert schedule is not None
+    return _Shared(schedule, latest_at_or_before(schedule, now_ms), schedule.next_after(now_ms))
+
+
 class Engine:
     """Armed items and the decisions about them."""
 
@@ -155,45 +171,46 @@ class Engine:
         publication) that has already passed, fired when within grace, else missed."""
         items: list[Item] = []
         catch_up: list[Fire] = []
-        latest_cache: dict[tuple[int, int], int | None] = {}
+        # Per (expression, zone): the compiled schedule, its latest instant at or before
+        # now, and its next one after now: computed once, whatever the number of items.
+        per_schedule: dict[tuple[str | None, str | None], _Shared | CronError] = {}
         for spec in specs:
-            try:
-                schedule = _schedule_of(spec)
-            except CronError as e:
-                if on_error is None:
-                    raise
-                on_error(spec, e)
-                continue
-            item = Item(spec=spec, schedule=schedule, last_fired=last_fire.get(spec.id))
-            fire = self._catch_up(item, now_ms, latest_cache)
+            item = Item(spec=spec, schedule=None, last_fired=last_fire.get(spec.id))
+            if spec.kind == Kind.ONCE:
+                fire = self._catch_up_once(item, now_ms)
+            else:
+                key = (spec.cron, spec.tz)
+                shared = per_schedule.get(key)
+                if shared is None:
+                    shared = per_schedule[key] = _shared(spec, now_ms)
+                if isinstance(shared, CronError):
+                    if on_error is None:
+                        raise shared
+                    on_error(spec, shared)
+                    continue
+                item.schedule = shared.schedule
+                fire = None
+                if spec.enabled and shared.latest is not None:
+                    if shared.latest > max(item.last_fired or 0, spec.ts):
+                        fire = self._decide(item, shared.latest, now_ms)
+                item.due = shared.following if spec.enabled else None
             if fire is not None:
                 catch_up.append(fire)
                 item.last_fired = fire.due
-            item.due = self._first_due(item, now_ms)
+            if spec.kind == Kind.ONCE:
+                item.due = self._first_due(item, now_ms)
             items.append(item)
         self.armed.load(items)
         return catch_up
 
-    def _catch_up(
-        self, item: Item, now_ms: int, cache: dict[tuple[int, int], int | None]
-    ) -> Fire | None:
+    def _catch_up_once(self, item: Item, now_ms: int) -> Fire | None:
         spec = item.spec
-        if not spec.enabled:
+        assert spec.at is not None
+        if not spec.enabled or spec.at > now_ms:
             return None
-        baseline = max(item.last_fired or 0, spec.ts)
-        if spec.kind == Kind.ONCE:
-            assert spec.at is not None
-            if spec.at > now_ms or (item.last_fired is not None and item.last_fired >= spec.at):
-                return None
-            return self._decide(item, spec.at, now_ms)
-        assert item.schedule is not None
-        key = (id(item.schedule), now_ms)
-        if key not in cache:
-            cache[key] = latest_at_or_before(item.schedule, now_ms)
-        latest = cache[key]
-        if latest is None or latest <= baseline:
+        if item.last_fired is not None and item.last_fired >= spec.at:
             return None
-        return self._decide(item, latest, now_ms)
+        return self._decide(item, spec.at, now_ms)
 
     def _decide(self, item: Item, due: int, now_ms: int) -> Fire:
         spec = item.spec

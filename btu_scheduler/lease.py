@@ -6,17 +6,22 @@ lease still holds this exact value, so an instance that lost the lease (paused, 
 or simply slow) cannot fire: the fencing token is the value itself, and the epoch makes
 each tenure's value unique.
 
-Acquire/renew also refresh the instance's heartbeat hash in the same script, so a
-renewal costs one command.
+Costs, since Redis counts every command a script runs: a renewal is one ``GETEX``
+(it extends the key and returns its value, so the holder learns in the same command
+whether the lease is still its own; if it is not, it has extended the new holder's lease
+by at most one period, which only delays a later takeover by that much). The heartbeat
+hash is refreshed with ``HSET`` + ``PEXPIRE`` every few renewals, and by the acquisition
+script, which standbys run when the lease may have lapsed.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from redis import Redis
 
-from streams.keys import Keys
+from streams.keys import Heartbeat, Keys
 
 # KEYS: leader, heartbeat hash. ARGV: instance, lease_ms, heartbeat_ttl_ms, f1, v1, ...
 _ACQUIRE = """
@@ -39,20 +44,6 @@ redis.call('HSET', KEYS[2], unpack(hb))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 if role == 'leader' then return {1, token, pttl} end
 return {0, token, pttl}
-"""
-
-# KEYS: leader, heartbeat hash. ARGV: token, lease_ms, heartbeat_ttl_ms, f1, v1, ...
-_RENEW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local held = redis.call('GET', KEYS[1]) == ARGV[1]
-if held then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local hb = {'role', held and 'leader' or 'standby', 'heartbeat', string.format('%d', now)}
-for i = 4, #ARGV do hb[#hb + 1] = ARGV[i] end
-redis.call('HSET', KEYS[2], unpack(hb))
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if held then return 1 end
-return 0
 """
 
 # KEYS: leader. ARGV: token
@@ -80,18 +71,21 @@ class Lease:
         self.heartbeat_ttl_ms = lease_ms * 3
         self.token: str | None = None
         self._acquire = r.register_script(_ACQUIRE)
-        self._renew = r.register_script(_RENEW)
         self._release = r.register_script(_RELEASE)
 
-    def tick(self, heartbeat: dict[str, str]) -> LeaseState:
-        """Renew the lease when held, else try to take it; refresh the heartbeat."""
-        flat = [x for pair in heartbeat.items() for x in pair]
-        keys = [self._keys.leader, self._keys.scheduler(self.instance)]
+    def tick(self, heartbeat: dict[str, str] | None) -> LeaseState:
+        """Renew the lease when held, else try to take it. The heartbeat hash is
+        refreshed with ``heartbeat`` when given, and always when trying to take the lease
+        (pass the fields then)."""
         if self.token is not None:
-            held = self._renew(keys, [self.token, self.lease_ms, self.heartbeat_ttl_ms, *flat])
+            held = self._renew_lease()
+            if heartbeat is not None:
+                self._write_heartbeat(heartbeat, "leader" if held else "standby")
             if held:
                 return LeaseState(True, self.token, self.lease_ms)
             self.token = None
+        flat = [x for pair in (heartbeat or {}).items() for x in pair]
+        keys = [self._keys.leader, self._keys.scheduler(self.instance)]
         got, token, pttl = self._acquire(
             keys, [self.instance, self.lease_ms, self.heartbeat_ttl_ms, *flat]
         )
@@ -100,9 +94,27 @@ class Lease:
             self.token = token_text
         return LeaseState(bool(got), token_text, int(pttl))
 
+    def _renew_lease(self) -> bool:
+        value = self._r.getex(self._keys.leader, px=self.lease_ms)
+        if value is None:
+            return False
+        return (value.decode() if isinstance(value, bytes) else str(value)) == self.token
+
+    def _write_heartbeat(self, heartbeat: dict[str, str], role: str) -> None:
+        key = self._keys.scheduler(self.instance)
+        fields = {**heartbeat, Heartbeat.ROLE: role, Heartbeat.HEARTBEAT: str(_now_ms())}
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+        pipe.pexpire(key, self.heartbeat_ttl_ms)
+        pipe.execute()
+
     def release(self) -> bool:
         """Give the lease up (graceful shutdown) so a standby takes over at once."""
         if self.token is None:
             return False
         token, self.token = self.token, None
         return bool(self._release([self._keys.leader], [token]))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

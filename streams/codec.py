@@ -7,6 +7,7 @@ escape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ MAX_JSON = 1_048_576
 # Epoch milliseconds between 1970 and 9999-12-31.
 MAX_MS = 253_402_300_799_999
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
 Fields = Mapping[str, str]
 RawFields = Mapping[bytes, bytes] | Mapping[str, str] | Mapping[bytes | str, bytes | str]
 
@@ -33,8 +36,8 @@ def normalize(raw: RawFields | Any) -> dict[str, str]:
         raise ProtocolError(f"entry is a {type(raw).__name__}, not a field map")
     out: dict[str, str] = {}
     for key, value in raw.items():
-        k = _text(key, "field name")
-        out[k] = _text(value, f"field {k!r}")
+        k = key if type(key) is str else _text(key, "field name")
+        out[k] = value if type(value) is str else _text(value, f"field {k!r}")
     return out
 
 
@@ -83,7 +86,7 @@ def check_str(name: str, value: str, limit: int) -> str:
 
 def check_id(name: str, value: str) -> str:
     check_str(name, value, MAX_ID)
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if _CONTROL.search(value):
         raise ProtocolError(f"field {name!r} contains a control character")
     return value
 

@@ -8,6 +8,7 @@ fields they do not know, as PROTOCOL.md asks.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,21 @@ class ScheduleUpsert:
         else:
             raise ProtocolError(f"field {F.KIND!r} is {self.kind!r}; expected cron or once")
 
+    @classmethod
+    def _validated(
+        cls, item_id: str, model: ScheduleUpsert, ts: int, at: int | None
+    ) -> ScheduleUpsert:
+        """A copy of ``model`` (already checked) for another id, ts and at, which the
+        caller has checked: skips ``__post_init__`` for bulk decoding."""
+        obj = object.__new__(cls)
+        for name, value in (
+            ("id", item_id), ("kind", model.kind), ("task", model.task),
+            ("enabled", model.enabled), ("ts", ts), ("cron", model.cron), ("tz", model.tz),
+            ("at", at),
+        ):  # fmt: skip
+            object.__setattr__(obj, name, value)
+        return obj
+
     def encode(self) -> dict[str, str]:
         out = {
             F.V: PROTOCOL_VERSION,
@@ -85,18 +101,20 @@ class ScheduleUpsert:
     @classmethod
     def _from_fields(cls, fields: codec.Fields) -> ScheduleUpsert:
         kind = codec.req_choice(fields, F.KIND, (Kind.CRON, Kind.ONCE))
+        # Strings many items share (a million items use a few hundred of them) are
+        # interned, so the daemon's heap holds one copy of each.
         common: dict[str, Any] = {
             "id": codec.req_id(fields),
-            "kind": kind,
-            "task": codec.req_str(fields, F.TASK, codec.MAX_ID),
+            "kind": sys.intern(kind),
+            "task": sys.intern(codec.req_str(fields, F.TASK, codec.MAX_ID)),
             "enabled": codec.req_bool(fields, F.ENABLED),
             "ts": codec.req_int(fields, F.TS),
         }
         if kind == Kind.CRON:
             return cls(
                 **common,
-                cron=codec.req_str(fields, F.CRON),
-                tz=codec.req_str(fields, F.TZ, 64),
+                cron=sys.intern(codec.req_str(fields, F.CRON)),
+                tz=sys.intern(codec.req_str(fields, F.TZ, 64)),
             )
         return cls(**common, at=codec.req_int(fields, F.AT))
 

@@ -16,7 +16,7 @@ from redis.exceptions import ResponseError
 
 from streams import codec
 from streams.errors import ProtocolError
-from streams.keys import SCHEDULES_MAXLEN, Keys
+from streams.keys import SCHEDULES_MAXLEN, F, Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert, decode_schedule_event
 from streams.redisio import text, xadd
 
@@ -137,10 +137,66 @@ def decode_state_value(item_id: str, raw: bytes | str) -> ScheduleUpsert:
     return event
 
 
+# The fields many items share: validated once per distinct combination.
+_SHARED = (F.V, F.OP, F.KIND, F.TASK, F.CRON, F.TZ, F.ENABLED)
+
+
+def decode_state_values(
+    items: dict[str, bytes],
+) -> tuple[list[ScheduleUpsert], list[tuple[str, bytes, ProtocolError]]]:
+    """Decode a whole snapshot: ``(upserts, [(id, raw, error), ...])``.
+
+    Same result as :func:`decode_state_value` per item, cheaper at scale: the fields a
+    million items share (kind, task, cron, zone, enabled) are validated once per
+    distinct combination, each item's own (id, ts, at) every time. ``items`` is emptied
+    as it goes, so each raw value is freed once decoded.
+    """
+    shared: dict[tuple[object, ...], ScheduleUpsert] = {}
+    good: list[ScheduleUpsert] = []
+    bad: list[tuple[str, bytes, ProtocolError]] = []
+    while items:
+        item_id, raw = items.popitem()
+        try:
+            good.append(_decode_with(shared, item_id, raw))
+        except ProtocolError as e:
+            bad.append((item_id, raw, e))
+    return good, bad
+
+
+def _decode_with(
+    shared: dict[tuple[object, ...], ScheduleUpsert], item_id: str, raw: bytes
+) -> ScheduleUpsert:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if type(data) is not dict or data.get(F.ID) != item_id:
+        return decode_state_value(item_id, raw)  # raises the precise error
+    key = tuple(data.get(name) for name in _SHARED)
+    model = shared.get(key)
+    if model is None:
+        event = decode_state_value(item_id, raw)
+        shared[key] = event
+        return event
+    ts = data.get(F.TS)
+    at = data.get(F.AT)
+    if type(ts) is not str or (at is not None and type(at) is not str):
+        return decode_state_value(item_id, raw)
+    if (at is None) != (model.at is None):
+        return decode_state_value(item_id, raw)
+    return ScheduleUpsert._validated(
+        codec.check_id(F.ID, item_id),
+        model,
+        codec.parse_int(F.TS, ts),
+        None if at is None else codec.parse_int(F.AT, at),
+    )
+
+
 __all__ = [
     "PublishAllResult",
     "Snapshot",
     "decode_state_value",
+    "decode_state_values",
     "publish_all",
     "publish_delete",
     "publish_upsert",

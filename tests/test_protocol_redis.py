@@ -565,3 +565,40 @@ def test_other_client_flavours(
     assert upsert == ScheduleUpsert.decode(entries[0][1])
     responder()
     assert "test-1" == RpcClient(client, keys).call("ping", timeout=2)["instance"]
+
+
+def test_bulk_snapshot_decoding_matches_item_by_item() -> None:
+    """decode_state_values gives what decode_state_value gives for each item, good or
+    bad, while validating shared fields once per combination."""
+    import orjson
+
+    from streams.errors import ProtocolError
+    from streams.messages import ScheduleUpsert
+    from streams.publish import decode_state_value, decode_state_values
+
+    def raw(item_id: str, **changes: str) -> bytes:
+        spec = ScheduleUpsert(
+            id=item_id, kind="cron", task="t", cron="0 2 * * *", tz="UTC", enabled=True, ts=1
+        )
+        return orjson.dumps(spec.encode() | changes)
+
+    items = {
+        "TS-1": raw("TS-1"),
+        "TS-2": raw("TS-2", ts="2"),
+        "TS-3": raw("TS-3", ts="²"),
+        "TS-4": raw("TS-4", id="TS-5"),
+        "TS-6": raw("TS-6", cron="61 * * * *"),
+        "TS-7": b"not json",
+        "TS-8": raw("TS-8", kind="once"),
+        "TS\x01": raw("TS-9", id="TS\x01"),
+    }
+    expected_good = {}
+    expected_bad = set()
+    for item_id, value in items.items():
+        try:
+            expected_good[item_id] = decode_state_value(item_id, value)
+        except ProtocolError:
+            expected_bad.add(item_id)
+    good, bad = decode_state_values(dict(items))
+    assert expected_good == {spec.id: spec for spec in good}
+    assert expected_bad == {item_id for item_id, _raw, _error in bad}
