@@ -43,11 +43,13 @@ from btu_scheduler.dispatch import (
 )
 from btu_scheduler.engine import Engine, Fire
 from btu_scheduler.errors import REDIS_DOWN
+from btu_scheduler.firesender import FireSender
 from btu_scheduler.heap import Item
 from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
+from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.stats import Stats
 from streams.errors import CronError
 from streams.keys import Heartbeat, Keys, Marker, Outcome
@@ -90,18 +92,30 @@ class Daemon:
             socket_connect_timeout=5.0,
             single_connection_client=True,
         )
+        # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
+        # fires go through the lean FireSender (docs/decisions/0008).
         self.endpoint = endpoint or Endpoint(
             settings.frappe_url,
             settings.api_key,
             settings.api_secret,
             host_header=settings.host_header,
             timeout_s=settings.request_timeout_seconds,
-            pool_size=settings.http_concurrency,
+            pool_size=2,
         )
+        sender: Sender
+        if endpoint is not None:
+            sender = ThreadedSender(endpoint.enqueue, settings.http_concurrency, clock)
+        else:
+            sender = FireSender(
+                settings.frappe_url,
+                self.endpoint.headers,
+                settings.request_timeout_seconds,
+                settings.http_concurrency,
+            )
         self.dispatcher = Dispatcher(
             self.r,
             self.keys,
-            self.endpoint,
+            sender,
             DispatchSettings(
                 instance=self.instance,
                 concurrency=settings.http_concurrency,
@@ -245,6 +259,7 @@ class Daemon:
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
         handed = self.dispatcher.shutdown(self.settings.shutdown_timeout_seconds)
+        self.endpoint.close()
         try:
             released = self.lease.release()
         except RedisError:

@@ -2,16 +2,18 @@
 
 Flow of one fire (PROTOCOL.md "Firing"):
 
-1. :meth:`Dispatcher.claim` runs the claim script for a batch of fires in one pipeline.
-   The script checks the fencing token (the lease value), skips fires that ``last-fire``
-   shows were already claimed, sets ``fired:{fire_id}`` with NX and records the due in
-   ``last-fire``, atomically.
-2. Claimed fires go to a thread pool; each attempt is one POST over pooled keep-alive
-   connections, so a slow call holds one worker and never delays the others.
+1. :meth:`Dispatcher.claim` runs one script call for a chunk of fires. It checks the
+   fencing token (the lease value) once, then for each fire: a duplicate if its
+   ``fired:{fire_id}`` marker exists, skipped if ``last-fire`` shows a later instant was
+   claimed, else it sets the marker and records the due in ``last-fire``; atomically.
+2. Claimed fires go to a :class:`~btu_scheduler.sender.Sender`: each attempt is one POST
+   over keep-alive connections, many in flight at once, so a slow call never delays the
+   others.
 3. Transient failures are retried with capped exponential backoff from a timer heap (no
-   worker sleeps) until the retry deadline.
+   thread sleeps) until the retry deadline.
 4. Every outcome becomes one entry in ``btu:{site}:fires``; a single recorder thread
-   writes them in batched pipelines and marks the fire ``done`` or ``failed``.
+   writes them in batches (one script call each) and marks the fire ``done`` or
+   ``failed``.
 
 Memory is bounded: beyond ``max_backlog`` unfinished fires, new ones are recorded as
 ``failed`` at once instead of queueing.
@@ -25,36 +27,64 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import orjson
 import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.http import Endpoint, Result
+from btu_scheduler.http import Result
+from btu_scheduler.sender import Sender
 from streams.keys import Keys, Marker, Outcome
 from streams.messages import FireRecord
-from streams.redisio import xadd
+from streams.redisio import text
 
 log = structlog.get_logger("btu_scheduler.dispatch")
 
 # Claim result codes returned by the script.
 CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1
 
-# KEYS: leader, fired marker, last-fire. ARGV: token, id, due, ttl_ms, marker value.
-# Returns {code, previous last-fire}: -1 fenced; 0 duplicate (the marker exists: record
-# it); 2 already fired (a later instant was claimed, or this one's marker has expired:
-# stale, skip quietly); 1 claimed.
-_CLAIM = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end
-local prev = redis.call('HGET', KEYS[3], ARGV[2])
-if redis.call('EXISTS', KEYS[2]) == 1 then return {0, prev or ''} end
-if prev and tonumber(prev) and tonumber(prev) >= tonumber(ARGV[3]) then return {2, prev} end
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-return {1, prev or ''}
+# Claims a whole chunk of fires in one call (one command to pack, one reply to parse).
+# KEYS: leader, last-fire, then the fired marker of each fire.
+# ARGV: token, ttl_ms, marker value when claimed, then per fire: id, due, missed (1/0).
+# Returns {-1} when fenced; else per fire its code and previous last-fire: 0 duplicate
+# (the marker exists: record it); 2 already fired (a later instant was claimed, or this
+# one's marker has expired: stale, skip quietly); 1 claimed.
+_CLAIM_MANY = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+local out = {}
+for i = 3, #KEYS do
+  local a = 4 + (i - 3) * 3
+  local id, due = ARGV[a], ARGV[a + 1]
+  local prev = redis.call('HGET', KEYS[2], id)
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    out[#out + 1] = 0; out[#out + 1] = prev or ''
+  elseif prev and tonumber(prev) and tonumber(prev) >= tonumber(due) then
+    out[#out + 1] = 2; out[#out + 1] = prev
+  else
+    local value = ARGV[3]
+    if ARGV[a + 2] == '1' then value = 'missed' end
+    redis.call('SET', KEYS[i], value, 'PX', ARGV[2])
+    redis.call('HSET', KEYS[2], id, due)
+    out[#out + 1] = 1; out[#out + 1] = prev or ''
+  end
+end
+return out
+"""
+
+# Writes a batch of outcomes in one call. KEYS: fires stream, then one fired marker per
+# record. ARGV: maxlen, then per record a JSON list of its field/value strings followed
+# by the new marker value ('' to leave the marker alone).
+_RECORD_MANY = """
+for i = 2, #KEYS do
+  local rec = cjson.decode(ARGV[i])
+  local marker = table.remove(rec)
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(rec))
+  if marker ~= '' then redis.call('SET', KEYS[i], marker, 'XX', 'KEEPTTL') end
+end
+return #KEYS - 1
 """
 
 # KEYS: leader, fired marker. ARGV: token, marker value. Take over a fire another
@@ -112,7 +142,7 @@ class Dispatcher:
         self,
         r: Redis,
         keys: Keys,
-        endpoint: Endpoint,
+        sender: Sender,
         settings: DispatchSettings,
         *,
         clock: Callable[[], float] = time.time,
@@ -120,14 +150,14 @@ class Dispatcher:
     ) -> None:
         self._r = r
         self._keys = keys
-        self._endpoint = endpoint
+        self._sender = sender
         self._s = settings
         self._clock = clock
         self._on_outcome = on_outcome
-        self._claim = r.register_script(_CLAIM)
+        self._claim_many = r.register_script(_CLAIM_MANY)
+        self._record_many = r.register_script(_RECORD_MANY)
         self._reclaim = r.register_script(_RECLAIM)
         self._hand_back = r.register_script(_HAND_BACK)
-        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="btu-fire")
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self._unfinished: dict[int, _Job] = {}
@@ -147,23 +177,24 @@ class Dispatcher:
     # -- claiming (main loop) -----------------------------------------------------
 
     def claim(self, fires: list[Fire], token: str) -> list[tuple[Fire, int, str]]:
-        """Run the claim script for every fire in one round trip; returns
+        """Run the claim script for a chunk of fires in one call; returns
         ``(fire, code, previous_due)``. Raises RedisError when Redis is unreachable."""
         if not fires:
             return []
-        ttl = str(self._s.fired_ttl_ms)
-        pipe = self._r.pipeline(transaction=False)
-        for fire in fires:
-            value = "missed" if fire.missed else f"{Marker.CLAIMED} {self._s.instance}"
-            self._claim(
-                keys=[self._keys.leader, self._keys.fired(fire.fire_id), self._keys.last_fire],
-                args=[token, fire.id, fire.due, ttl, value],
-                client=pipe,
-            )
-        out = []
-        for fire, (code, prev) in zip(fires, pipe.execute(), strict=True):
-            out.append((fire, int(code), prev.decode() if isinstance(prev, bytes) else str(prev)))
-        return out
+        keys = [self._keys.leader, self._keys.last_fire]
+        keys += [self._keys.fired(f.fire_id) for f in fires]
+        args: list[str | int] = [
+            token, self._s.fired_ttl_ms, f"{Marker.CLAIMED} {self._s.instance}"
+        ]  # fmt: skip
+        for f in fires:
+            args += (f.id, f.due, "1" if f.missed else "0")
+        reply = self._claim_many(keys=keys, args=args)
+        if len(reply) == 1 and int(reply[0]) == FENCED:
+            return [(f, FENCED, "") for f in fires]
+        return [
+            (f, int(reply[2 * i]), text(reply[2 * i + 1]) if reply[2 * i + 1] else "")
+            for i, f in enumerate(fires)
+        ]
 
     def reclaim(self, fire: Fire, token: str) -> bool:
         """Take over an unfinished claim left by a dead instance (the app de-duplicates)."""
@@ -191,7 +222,7 @@ class Dispatcher:
         if full:
             self._finish(job, Result(Outcome.FAILED, detail="backlog full"), self._now_ms())
             return False
-        self._pool.submit(self._attempt, job)
+        self._attempt(job)
         return True
 
     def record(self, fire: Fire, outcome: str, detail: str = "") -> None:
@@ -204,23 +235,21 @@ class Dispatcher:
         self._emit(record, None, detail)
 
     def _attempt(self, job: _Job) -> None:
+        """Start one attempt; :meth:`_attempted` runs when the sender has the answer."""
         with self._lock:
             self._running += 1
-        try:
-            self._attempt_once(job)
-        finally:
-            with self._lock:
-                self._running -= 1
-
-    def _attempt_once(self, job: _Job) -> None:
         job.attempt += 1
-        fire = job.fire
-        sent = self._now_ms()
-        try:
-            result = self._endpoint.enqueue(fire.id, fire.kind, fire.due, fire.fire_id)
-        except Exception as e:  # a bug must not kill the worker or lose the fire silently
-            log.exception("fire_attempt_crashed", id=fire.id, fire_id=fire.fire_id)
-            result = Result(Outcome.FAILED, detail=f"internal error: {e.__class__.__name__}")
+
+        def done(result: Result, sent: int) -> None:
+            try:
+                self._attempted(job, result, sent)
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+        self._sender.send(job.fire, done)
+
+    def _attempted(self, job: _Job, result: Result, sent: int) -> None:
         if not result.retryable:
             self._finish(job, result, sent)
             return
@@ -270,8 +299,10 @@ class Dispatcher:
     # -- retry timer --------------------------------------------------------------
 
     def _retry_loop(self) -> None:
-        with self._retry_cv:
-            while not self._stopping:
+        while True:
+            with self._retry_cv:
+                if self._stopping:
+                    return
                 if not self._retry_heap:
                     self._retry_cv.wait()
                     continue
@@ -280,7 +311,7 @@ class Dispatcher:
                     self._retry_cv.wait(wait)
                     continue
                 job = heapq.heappop(self._retry_heap)
-                self._pool.submit(self._attempt, job)
+            self._attempt(job)  # outside the lock: it takes the lock itself
 
     # -- recorder -----------------------------------------------------------------
 
@@ -317,12 +348,14 @@ class Dispatcher:
                     return
 
     def _write(self, batch: list[tuple[FireRecord, str | None]]) -> None:
-        pipe = self._r.pipeline(transaction=False)
+        keys = [self._keys.fires]
+        args: list[str | int | bytes] = [self._s.fires_maxlen]
         for record, marker in batch:
-            xadd(pipe, self._keys.fires, record.encode(), self._s.fires_maxlen)
-            if marker is not None:
-                pipe.set(self._keys.fired(record.fire_id), marker, xx=True, keepttl=True)
-        pipe.execute()
+            keys.append(self._keys.fired(record.fire_id))
+            flat = [x for pair in record.encode().items() for x in pair]
+            flat.append(marker or "")
+            args.append(orjson.dumps(flat))
+        self._record_many(keys=keys, args=args)
 
     # -- shutdown -----------------------------------------------------------------
 
@@ -357,9 +390,8 @@ class Dispatcher:
                 log.error(
                     "fire_hand_back_failed", id=job.fire.id, fire_id=job.fire.fire_id, error=str(e)
                 )
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._sender.close()
         self._records.put(None)
         for t in self._threads:
             t.join(timeout=max(0.1, deadline - time.monotonic()) + 2)
-        self._endpoint.close()
         return handed

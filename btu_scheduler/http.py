@@ -57,13 +57,13 @@ class Endpoint:
             retries=False,
             timeout=urllib3.Timeout(connect=min(timeout_s, 5.0), read=timeout_s),
         )
-        self._headers = {
+        self.headers = {
             "Authorization": f"token {api_key}:{api_secret}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
         if host_header:
-            self._headers["Host"] = host_header
+            self.headers["Host"] = host_header
 
     def close(self) -> None:
         self._pool.close()
@@ -72,7 +72,7 @@ class Endpoint:
         body = orjson.dumps({"id": item_id, "kind": kind, "due": due, "fire_id": fire_id})
         try:
             response = self._pool.urlopen(
-                "POST", self._base_path + ENQUEUE_PATH, body=body, headers=self._headers
+                "POST", self._base_path + ENQUEUE_PATH, body=body, headers=self.headers
             )
         except Urllib3Error as e:
             return Result(Outcome.RETRYING, detail=_describe_error(e))
@@ -82,7 +82,7 @@ class Endpoint:
         """Ask the app to rebuild the state hash and stream from its database."""
         try:
             response = self._pool.urlopen(
-                "POST", self._base_path + REPUBLISH_PATH, body=b"{}", headers=self._headers
+                "POST", self._base_path + REPUBLISH_PATH, body=b"{}", headers=self.headers
             )
         except Urllib3Error as e:
             return Result(Outcome.RETRYING, detail=_describe_error(e))

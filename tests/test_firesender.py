@@ -1,0 +1,321 @@
+"""FireSender, the fire path's own HTTP/1.1 client, against a scriptable local server:
+response framings, keep-alive reuse and its failure modes, timeouts, the connection cap,
+and TLS."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from btu_scheduler.engine import Fire
+from btu_scheduler.firesender import FireSender
+from btu_scheduler.http import Result
+from streams.keys import ENQUEUE_PATH, Outcome
+
+OK_BODY = b'{"message": {"job_id": "TS-1_1000", "duplicate": false}}'
+SECRET = "s3cret-never-shown"
+HEADERS = {"Authorization": f"token key:{SECRET}", "Content-Type": "application/json"}
+
+
+def ok(body: bytes = OK_BODY) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+Script = Callable[[int, int, bytes], "bytes | float | None"]
+
+
+class Server:
+    """Accepts connections; for the n-th request overall (on connection c) the script
+    returns the bytes to answer, None to close the connection without answering, or a
+    float: seconds to sleep before answering ``ok()``."""
+
+    def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
+        self.script = script
+        self.tls = tls
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.concurrent = 0
+        self.max_concurrent = 0
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def close_idle(self) -> None:
+        """Close every connection from the server side (an idle keep-alive timeout)."""
+        with self.lock:
+            for conn in self.conns:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                conn.close()
+            self.conns.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    conn.close()
+                    continue
+            with self.lock:
+                self.connections += 1
+                index = self.connections
+                self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn, index), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, index: int) -> None:
+        with self.lock:
+            self.concurrent += 1
+            self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    )
+                )
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                request, buf = head + b"\r\n\r\n" + rest[:length], rest[length:]
+                with self.lock:
+                    self.requests.append(request)
+                    n = len(self.requests)
+                answer = self.script(n, index, request)
+                if answer is None:
+                    return
+                if isinstance(answer, float):
+                    time.sleep(answer)
+                    answer = ok()
+                conn.sendall(answer)
+                if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
+                    return
+        except OSError:
+            return
+        finally:
+            with self.lock:
+                self.concurrent -= 1
+            conn.close()
+
+    def stop(self) -> None:
+        self.sock.close()
+        self.close_idle()
+
+
+MakeServer = Callable[..., Server]
+MakeSender = Callable[..., FireSender]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def make(script: Script, tls: ssl.SSLContext | None = None) -> Server:
+        server = Server(script, tls)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def senders() -> Iterator[Callable[..., FireSender]]:
+    made: list[FireSender] = []
+
+    def make(url: str, **kwargs: object) -> FireSender:
+        options: dict[str, object] = {"timeout_s": 2.0, "concurrency": 4} | kwargs
+        sender = FireSender(url, dict(HEADERS), **options)  # type: ignore[arg-type]
+        made.append(sender)
+        return sender
+
+    yield make
+    for sender in made:
+        sender.close()
+
+
+def send_all(sender: FireSender, count: int, timeout: float = 10.0) -> list[Result]:
+    """Send ``count`` fires and wait for every answer, in the order of the fires."""
+    results: dict[int, Result] = {}
+    done = threading.Event()
+
+    def callback(i: int) -> Callable[[Result, int], None]:
+        def record(result: Result, _sent: int) -> None:
+            results[i] = result
+            if len(results) == count:
+                done.set()
+
+        return record
+
+    for i in range(count):
+        sender.send(Fire(f"TS-{i}", "cron", "t", 1000 + i), callback(i))
+    assert done.wait(timeout), f"only {len(results)} of {count} answers"
+    return [results[i] for i in range(count)]
+
+
+def test_content_length_response_and_request_format(serve: MakeServer, senders: MakeSender) -> None:
+    """A request is one POST to the enqueue path with the JSON body and headers, and a
+    Content-Length response is classified."""
+    server = serve(lambda n, c, req: ok())
+    sender = senders(server.url)
+    [result] = send_all(sender, 1)
+    assert (Outcome.ENQUEUED, 200, "TS-1_1000") == (result.outcome, result.http, result.job)
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert f"POST {ENQUEUE_PATH} HTTP/1.1" == lines[0]
+    assert f"Authorization: token key:{SECRET}" in lines
+    assert f"Host: 127.0.0.1:{server.port}" in lines
+    assert {"id": "TS-0", "kind": "cron", "due": 1000, "fire_id": "TS-0@1000"} == orjson.loads(body)
+
+
+def test_host_header_overrides_the_url_host(serve: MakeServer) -> None:
+    """A configured Host header is sent instead of the URL's host."""
+    server = serve(lambda n, c, req: ok())
+    sender = FireSender(server.url, HEADERS | {"Host": "erp.example.com"}, 2.0, 2)
+    try:
+        send_all(sender, 1)
+    finally:
+        sender.close()
+    lines = server.requests[0].split(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert ["Host: erp.example.com"] == [line for line in lines if line.startswith("Host:")]
+
+
+def test_keep_alive_reuses_one_connection(serve: MakeServer, senders: MakeSender) -> None:
+    """Sequential requests travel on one kept-alive connection."""
+    server = serve(lambda n, c, req: ok())
+    sender = senders(server.url)
+    for _ in range(20):
+        send_all(sender, 1)
+    assert (20, 1) == (len(server.requests), server.connections)
+
+
+def test_chunked_response(serve: MakeServer, senders: MakeSender) -> None:
+    """A chunked body is reassembled before classification."""
+    half = len(OK_BODY) // 2
+    parts = [OK_BODY[:half], OK_BODY[half:]]
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    server = serve(
+        lambda n, c, req: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+    )
+    [result] = send_all(senders(server.url), 1)
+    assert (Outcome.ENQUEUED, "TS-1_1000") == (result.outcome, result.job)
+
+
+def test_body_delimited_by_close(serve: MakeServer, senders: MakeSender) -> None:
+    """An HTTP/1.0 answer without a length ends with the connection, then a new one is
+    opened for the next request."""
+    server = serve(lambda n, c, req: b"HTTP/1.0 200 OK\r\n\r\n" + OK_BODY)
+    sender = senders(server.url)
+    results = [send_all(sender, 1)[0] for _ in range(3)]
+    assert [Outcome.ENQUEUED] * 3 == [r.outcome for r in results]
+    assert 3 == server.connections
+
+
+def test_connection_closed_by_server_while_idle_is_replaced(
+    serve: MakeServer, senders: MakeSender
+) -> None:
+    """A kept-alive connection the server closed meanwhile is not an error: the request
+    goes out (once) on a new connection."""
+    server = serve(lambda n, c, req: ok())
+    sender = senders(server.url)
+    send_all(sender, 1)
+    server.close_idle()
+    time.sleep(0.05)
+    [result] = send_all(sender, 1)
+    assert (Outcome.ENQUEUED, 2, 2) == (result.outcome, len(server.requests), server.connections)
+
+
+def test_no_answer_is_retryable_and_the_next_request_works(
+    serve: MakeServer, senders: MakeSender
+) -> None:
+    """A connection dropped without an answer, and a read timeout, are retryable; the
+    sender carries on with new connections."""
+    server = serve(lambda n, c, req: {1: None, 2: 1.0}.get(n, ok()))
+    sender = senders(server.url, timeout_s=0.3)
+    dropped, slow, fine = (send_all(sender, 1)[0] for _ in range(3))
+    assert (Outcome.RETRYING, "ConnectionError") == (dropped.outcome, dropped.detail.split(":")[0])
+    assert (Outcome.RETRYING, "ReadTimeoutError") == (slow.outcome, slow.detail)
+    assert Outcome.ENQUEUED == fine.outcome
+
+
+def test_connection_refused_is_retryable(senders: MakeSender) -> None:
+    """Nothing listening: a retryable outcome naming the connect failure."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    [result] = send_all(senders(f"http://127.0.0.1:{port}"), 1)
+    assert (Outcome.RETRYING, True) == (result.outcome, result.detail.startswith("connect failed"))
+
+
+def test_status_codes_are_classified(serve: MakeServer, senders: MakeSender) -> None:
+    """5xx is retryable, 4xx a failure, a malformed status line retryable."""
+    answers = {
+        1: b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\n{}",
+        2: b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}",
+        3: b"garbage\r\n\r\n",
+    }
+    server = serve(lambda n, c, req: answers[n])
+    sender = senders(server.url)
+    busy, missing, garbage = (send_all(sender, 1)[0] for _ in range(3))
+    assert (Outcome.RETRYING, 503) == (busy.outcome, busy.http)
+    assert (Outcome.FAILED, 404) == (missing.outcome, missing.http)
+    assert (Outcome.RETRYING, True) == (garbage.outcome, garbage.detail.startswith("bad response"))
+    assert all(SECRET not in r.detail for r in (busy, missing, garbage))
+
+
+def test_no_more_connections_than_the_concurrency(serve: MakeServer, senders: MakeSender) -> None:
+    """Fifty slow requests share at most ``concurrency`` connections and all succeed."""
+    server = serve(lambda n, c, req: 0.05)
+    results = send_all(senders(server.url, concurrency=4), 50)
+    assert [Outcome.ENQUEUED] * 50 == [r.outcome for r in results]
+    assert (True, True) == (server.connections <= 4, server.max_concurrent <= 4)
+
+
+def test_https_with_a_trusted_certificate(serve: MakeServer, tmp_path: Path) -> None:
+    """Over TLS the request is the same and verified against the given trust store."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    server = serve(lambda n, c, req: ok(), tls=server_ctx)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    sender = FireSender(server.url, HEADERS, 2.0, 2, ssl_context=client_ctx)
+    try:
+        [result] = send_all(sender, 1)
+    finally:
+        sender.close()
+    assert (Outcome.ENQUEUED, 1) == (result.outcome, len(server.requests))
