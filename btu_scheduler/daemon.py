@@ -17,6 +17,7 @@ The engine is guarded by one lock; nothing slow happens while holding it.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import signal
 import socket
@@ -60,6 +61,7 @@ from streams.redisio import hgetall_text, text, xrevrange
 log = structlog.get_logger("btu_scheduler")
 
 CLAIM_CHUNK = 500
+FIRST_CHUNK = 32  # a burst's first claim is small, so its requests go out sooner
 HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
@@ -391,10 +393,14 @@ class Daemon:
 
     def _claim_and_send(self, fires: list[Fire]) -> None:
         token = self.lease.token
-        if token is None:
+        if token is None:  # the lease went between popping and claiming: keep them
+            self._defer(fires)
             return
-        for start in range(0, len(fires), CLAIM_CHUNK):
-            chunk = fires[start : start + CLAIM_CHUNK]
+        # The first chunk is small: its requests are on their way while the rest are
+        # being claimed.
+        bounds = [0, *range(min(FIRST_CHUNK, len(fires)), len(fires), CLAIM_CHUNK), len(fires)]
+        for start, stop in itertools.pairwise(bounds):
+            chunk = fires[start:stop]
             try:
                 claimed = self.dispatcher.claim(chunk, token)
             except REDIS_DOWN as e:

@@ -326,6 +326,8 @@ class Dispatcher:
                     done = True
                     continue
                 batch.append(item)
+                if self._records.qsize() < 50:
+                    time.sleep(0.005)  # let a burst's outcomes gather: fewer, larger writes
                 while len(batch) < 500:
                     try:
                         more = self._records.get_nowait()

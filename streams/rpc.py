@@ -19,7 +19,7 @@ from redis import Redis
 from streams.errors import ProtocolError, RpcFailed, RpcTimeout
 from streams.keys import RPC_MAXLEN, RPC_REPLY_TTL_S, Cmd, Keys
 from streams.messages import RpcReply, RpcRequest
-from streams.redisio import Clock, now_ms, xadd, xread
+from streams.redisio import Clock, Entry, block_ms, now_ms, parse_xread, xadd, xread
 from streams.replies import CancelReply, NextFire, PingReply, ReloadReply, resync_armed
 
 DEFAULT_TIMEOUT_S = 1.0
@@ -80,31 +80,45 @@ class RpcClient:
         deadline = sent + max(1, int(timeout * 1000))
         request = RpcRequest(rid=rid, cmd=cmd, arg=arg, ts=sent, deadline=deadline)
         reply_key = self._keys.rpc_reply(rid)
-        xadd(self._r, self._keys.rpc, request.encode(), RPC_MAXLEN)
-        try:
-            return self._wait(reply_key, rid, deadline + REPLY_GRACE_MS, cmd, timeout)
-        finally:
-            self._r.delete(reply_key)
-
-    def _wait(self, reply_key: str, rid: str, until: int, cmd: str, timeout: float) -> RpcReply:
-        # The deadline is on the injected clock (it is what the daemon compares with);
-        # the real wait is also bounded, so a frozen test clock cannot hang a call.
         give_up = time.monotonic() + timeout + REPLY_GRACE_MS / 1000
-        while True:
-            remaining = min(until - now_ms(self._clock), (give_up - time.monotonic()) * 1000)
-            if remaining <= 0:
+        try:
+            # The request and the first blocking read of its reply travel together.
+            pipe = self._r.pipeline(transaction=False)
+            xadd(pipe, self._keys.rpc, request.encode(), RPC_MAXLEN)
+            pipe.xread({reply_key: "0-0"}, block=block_ms(self._r, timeout * 1000))
+            _, first = pipe.execute()
+            reply = _reply_in(parse_xread(first), rid)
+            if reply is None:
+                reply = self._wait(reply_key, rid, deadline + REPLY_GRACE_MS, give_up)
+            if reply is None:
                 raise RpcTimeout(
                     f"no scheduler answered {cmd!r} within {timeout:g} s "
                     "(is btu-scheduler running for this site?)"
                 )
-            for _stream, entries in xread(self._r, {reply_key: "0-0"}, remaining):
-                for _entry_id, fields in entries:
-                    reply = RpcReply.decode(fields)
-                    if reply.rid != rid:
-                        raise ProtocolError(
-                            f"reply for {reply.rid!r} arrived on the stream of {rid!r}"
-                        )
-                    return reply
+            return reply
+        finally:
+            self._r.delete(reply_key)
+
+    def _wait(self, reply_key: str, rid: str, until: int, give_up: float) -> RpcReply | None:
+        # The deadline is on the injected clock (it is what the daemon compares with);
+        # the real wait is also bounded, so a frozen test clock cannot hang a call.
+        while True:
+            remaining = min(until - now_ms(self._clock), (give_up - time.monotonic()) * 1000)
+            if remaining <= 0:
+                return None
+            reply = _reply_in(xread(self._r, {reply_key: "0-0"}, remaining), rid)
+            if reply is not None:
+                return reply
+
+
+def _reply_in(batches: list[tuple[str, list[Entry]]], rid: str) -> RpcReply | None:
+    for _stream, entries in batches:
+        for _entry_id, fields in entries:
+            reply = RpcReply.decode(fields)
+            if reply.rid != rid:
+                raise ProtocolError(f"reply for {reply.rid!r} arrived on the stream of {rid!r}")
+            return reply
+    return None
 
 
 def send_reply(r: Redis, keys: Keys, reply: RpcReply) -> None:
