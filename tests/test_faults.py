@@ -101,10 +101,12 @@ def test_claim_left_by_a_killed_instance_is_sent_again(stack: Stack) -> None:
     assert b"done" == stack.r.get(stack.keys.fired(fire_id))
 
 
-def test_redis_restart_keeps_firing_and_asks_for_a_republish(tmp_path: Path, site: str) -> None:
+def test_redis_restart_keeps_firing_and_asks_for_a_republish(
+    tmp_path: Path, site: str, private_redis: RedisServer
+) -> None:
     """Redis coming back empty: the daemon keeps firing from memory, says so loudly and
     calls republish_all, after which the state hash is back."""
-    server = RedisServer().start()
+    server = private_redis
     stack = Stack(server.url, site, tmp_path)
     try:
         spec = stack.cron("TS-R-1", "* * * * * *")
@@ -120,7 +122,6 @@ def test_redis_restart_keeps_firing_and_asks_for_a_republish(tmp_path: Path, sit
         assert daemon.alive
     finally:
         stack.close()
-        server.cleanup()
 
 
 def test_site_errors_are_retried_until_success(stack: Stack) -> None:

@@ -4,6 +4,7 @@ and TLS."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
 import subprocess
@@ -300,6 +301,7 @@ def test_no_more_connections_than_the_concurrency(serve: MakeServer, senders: Ma
     assert (True, True) == (server.connections <= 4, server.max_concurrent <= 4)
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_https_with_a_trusted_certificate(serve: MakeServer, tmp_path: Path) -> None:
     """Over TLS the request is the same and verified against the given trust store."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
