@@ -20,7 +20,7 @@ from btu_scheduler import config, logs
 from btu_scheduler.errors import ConfigError
 from streams import codec
 from streams.errors import RpcFailed, RpcTimeout
-from streams.keys import F, Keys
+from streams.keys import Cmd, F, Keys
 from streams.redisio import xread, xrevrange
 from streams.rpc import RpcClient
 
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("schedules", help="armed items with their next instant")
     _options(p, timeout=True)
-    p.set_defaults(func=_rpc_command("schedules", _show_schedules))
+    p.set_defaults(func=_rpc_command(Cmd.SCHEDULES, _show_schedules))
 
     p = sub.add_parser("resync", help="make the daemon rebuild its heap from the state hash")
     _options(p, timeout=True)

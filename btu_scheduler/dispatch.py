@@ -48,7 +48,8 @@ CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1
 
 # Claims a whole chunk of fires in one call (one command to pack, one reply to parse).
 # KEYS: leader, last-fire, then the fired marker of each fire.
-# ARGV: token, ttl_ms, marker value when claimed, then per fire: id, due, missed (1/0).
+# ARGV: token, ttl_ms, marker value when claimed, then per fire: id, due, missed (1/0),
+# and last the marker value of a missed fire.
 # Returns {-1} when fenced; else per fire its code and previous last-fire: 0 duplicate
 # (the marker exists: record it); 2 already fired (a later instant was claimed, or this
 # one's marker has expired: stale, skip quietly); 1 claimed.
@@ -65,7 +66,7 @@ for i = 3, #KEYS do
     out[#out + 1] = 2; out[#out + 1] = prev
   else
     local value = ARGV[3]
-    if ARGV[a + 2] == '1' then value = 'missed' end
+    if ARGV[a + 2] == '1' then value = ARGV[4 + (#KEYS - 2) * 3] end
     redis.call('SET', KEYS[i], value, 'PX', ARGV[2])
     redis.call('HSET', KEYS[2], id, due)
     out[#out + 1] = 1; out[#out + 1] = prev or ''
@@ -87,12 +88,13 @@ end
 return #KEYS - 1
 """
 
-# KEYS: leader, fired marker. ARGV: token, marker value. Take over a fire another
-# instance claimed but never finished (it died between claim and answer).
+# KEYS: leader, fired marker. ARGV: token, marker value, the "claimed" prefix.
+# Take over a fire another instance claimed but never finished (it died between claim
+# and answer).
 _RECLAIM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local v = redis.call('GET', KEYS[2])
-if not v or string.sub(v, 1, 7) ~= 'claimed' then return 0 end
+if not v or string.sub(v, 1, #ARGV[3]) ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 return 1
 """
@@ -188,6 +190,7 @@ class Dispatcher:
         ]  # fmt: skip
         for f in fires:
             args += (f.id, f.due, "1" if f.missed else "0")
+        args.append(Marker.MISSED)
         reply = self._claim_many(keys=keys, args=args)
         if len(reply) == 1 and int(reply[0]) == FENCED:
             return [(f, FENCED, "") for f in fires]
@@ -200,7 +203,8 @@ class Dispatcher:
         """Take over an unfinished claim left by a dead instance (the app de-duplicates)."""
         value = f"{Marker.CLAIMED} {self._s.instance}"
         code = self._reclaim(
-            keys=[self._keys.leader, self._keys.fired(fire.fire_id)], args=[token, value]
+            keys=[self._keys.leader, self._keys.fired(fire.fire_id)],
+            args=[token, value, Marker.CLAIMED],
         )
         return int(code) == 1
 

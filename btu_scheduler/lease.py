@@ -21,30 +21,37 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from streams.keys import Heartbeat, Keys
+from streams.keys import Heartbeat, Keys, Leader
 
 # KEYS: leader, heartbeat hash. ARGV: instance, lease_ms, heartbeat_ttl_ms, f1, v1, ...
-_ACQUIRE = """
+# Field names come from streams.keys (the only place that spells them).
+_ACQUIRE = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local role = 'standby'
 local token = redis.call('GET', KEYS[1])
 local pttl = 0
 if not token then
-  token = '{"instance":' .. cjson.encode(ARGV[1]) .. ',"epoch":' .. string.format('%d', now) .. '}'
+  local epoch = string.format('%d', now)
+  token = '{"@INSTANCE@":' .. cjson.encode(ARGV[1]) .. ',"@EPOCH@":' .. epoch .. '}'
   redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
   role = 'leader'
   pttl = tonumber(ARGV[2])
 else
   pttl = redis.call('PTTL', KEYS[1])
 end
-local hb = {'role', role, 'heartbeat', string.format('%d', now)}
+local hb = {'@ROLE@', role, '@HEARTBEAT@', string.format('%d', now)}
 for i = 4, #ARGV do hb[#hb + 1] = ARGV[i] end
 redis.call('HSET', KEYS[2], unpack(hb))
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 if role == 'leader' then return {1, token, pttl} end
 return {0, token, pttl}
-"""
+""".replace("@INSTANCE@", Leader.INSTANCE)
+    .replace("@EPOCH@", Leader.EPOCH)
+    .replace("@ROLE@", Heartbeat.ROLE)
+    .replace("@HEARTBEAT@", Heartbeat.HEARTBEAT)
+)
 
 # KEYS: leader. ARGV: token
 _RELEASE = """

@@ -23,7 +23,6 @@ from streams.cron import iso_local
 from streams.keys import Cmd, Kind
 
 MAX_LIST = 10_000
-EXTRA_COMMANDS = frozenset({"schedules"})
 
 
 class BadRequest(Exception):
@@ -99,7 +98,7 @@ class RpcHandler:
             Cmd.NEXT: self.cmd_next,
             Cmd.STATUS: self.cmd_status,
             Cmd.RESYNC: self.cmd_resync,
-            "schedules": self.cmd_schedules,
+            Cmd.SCHEDULES: self.cmd_schedules,
         }
 
     def handle(self, cmd: str, arg: str | None) -> Any:

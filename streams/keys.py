@@ -157,8 +157,9 @@ class Cmd:
     NEXT = "next"
     STATUS = "status"
     RESYNC = "resync"
+    SCHEDULES = "schedules"  # ours: every known item with its next instant (docs/protocol.md)
 
-    ALL = frozenset({PING, RELOAD, CANCEL, NEXT, STATUS, RESYNC})
+    ALL = frozenset({PING, RELOAD, CANCEL, NEXT, STATUS, RESYNC, SCHEDULES})
 
 
 # Retention: how much of each daemon-written stream is kept (approximate MAXLEN).
@@ -179,6 +180,7 @@ class Marker:
     CLAIMED = "claimed"  # followed by " {instance}"; the request may not have been sent
     DONE = "done"  # the endpoint answered (enqueued or duplicate)
     FAILED = "failed"  # gave up (permanent error or retry deadline)
+    MISSED = "missed"  # later than the grace period: recorded, not sent
 
 
 class Heartbeat:
