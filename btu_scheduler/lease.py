@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from redis import Redis
 
 from streams.keys import Heartbeat, Keys, Leader
+from streams.redisio import text
 
 # KEYS: leader, heartbeat hash. ARGV: instance, lease_ms, heartbeat_ttl_ms, f1, v1, ...
 # Field names come from streams.keys (the only place that spells them).
@@ -96,7 +97,7 @@ class Lease:
         got, token, pttl = self._acquire(
             keys, [self.instance, self.lease_ms, self.heartbeat_ttl_ms, *flat]
         )
-        token_text = token.decode() if isinstance(token, bytes) else str(token)
+        token_text = text(token)
         if got:
             self.token = token_text
         return LeaseState(bool(got), token_text, int(pttl))
@@ -105,7 +106,7 @@ class Lease:
         value = self._r.getex(self._keys.leader, px=self.lease_ms)
         if value is None:
             return False
-        return (value.decode() if isinstance(value, bytes) else str(value)) == self.token
+        return text(value) == self.token
 
     def _write_heartbeat(self, heartbeat: dict[str, str], role: str) -> None:
         key = self._keys.scheduler(self.instance)

@@ -17,6 +17,7 @@ from redis import Redis
 from streams.keys import F, Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert
 from streams.publish import publish_all, publish_delete, publish_upsert
+from streams.redisio import text
 
 # Beyond this many differences one bulk publish_all is cheaper than item by item.
 BULK_THRESHOLD = 500
@@ -49,13 +50,9 @@ class Drift:
         return len(self.upserts) + len(self.deletes)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def diff_state(state: Mapping[bytes | str, bytes | str], wanted: Iterable[ScheduleUpsert]) -> Drift:
     """What to publish so that the hash ``state`` equals ``wanted``."""
-    current = {_text(k): v for k, v in state.items()}
+    current = {text(k): v for k, v in state.items()}
     items = list(wanted)
     ids = {u.id for u in items}
     upserts = [u for u in items if not same_item(current.get(u.id), u)]
