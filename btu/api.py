@@ -15,10 +15,14 @@ from btu.services import config, desk, firing, publishing, run_later
 
 
 @frappe.whitelist(methods=["POST"])
-def enqueue_scheduled(id: str, kind: str, due: int, fire_id: str) -> dict:
-    """The daemon fires an item (PROTOCOL.md "Firing"): ``{"job_id", "duplicate"}``."""
+def enqueue_scheduled(**fire) -> dict:
+    """The daemon fires an item (PROTOCOL.md "Firing"): ``{"job_id", "duplicate"}``.
+
+    The body's fields are checked here, not by Frappe's argument binding, so that a
+    missing, unknown or mistyped field answers 400 with its name.
+    """
     require_roles(roles.DAEMON)
-    return firing.enqueue_scheduled(id, kind, due, fire_id)
+    return firing.enqueue_scheduled(fire)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -74,6 +78,13 @@ def cancel_run_later(name: str) -> dict:
     """Cancel a Pending run-later item (it is removed from the scheduler)."""
     require_doc_permission(RUN_LATER, name, "write")
     return run_later.cancel(name)
+
+
+@frappe.whitelist()
+def runnable_functions(txt: str | None = None) -> list[dict]:
+    """The declared functions (path, arguments, summary) for the Task form's autocomplete."""
+    require_roles(roles.READ)
+    return desk.runnable_choices(txt or "")
 
 
 @frappe.whitelist()

@@ -5,6 +5,17 @@ app_description = "Background Tasks Unleashed: Desk-managed background tasks and
 app_email = "btu@example.com"
 app_license = "MIT"
 
+# Functions BTU may run: an app declares its own, by full dotted path (see
+# docs/developer-guide.md). Nothing else is runnable unless a System Manager adds it in
+# BTU Configuration.
+btu_runnable = [
+    "btu.samples.hello",
+    "btu.samples.add",
+    "btu.samples.fail",
+    "btu.samples.sleep",
+    "btu.samples.whoami",
+]
+
 after_install = "btu.install.after_install"
 after_migrate = "btu.install.after_migrate"
 

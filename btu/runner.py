@@ -1,7 +1,9 @@
 """What runs in the RQ worker: ``btu.runner.run_task`` (the job BTU enqueues, carrying
 only the Task Log's name) and ``on_job_failure`` (RQ's failure callback).
 
-A run: the Queued log becomes In Progress (committed, start emails queued), the
+A run: the function's declaration and the Run As user are checked again (a path saved
+before BTU required declarations, or an app uninstalled since, fails here and runs
+nothing), the Queued log becomes In Progress (committed, start emails queued), the
 function runs as the task's "Run As" user with stdout/stderr captured, the task's own
 database writes are committed on success and rolled back (to a savepoint taken just
 before the call) on failure, and the log ends
@@ -20,7 +22,7 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from btu.core import capture, housekeeping, notify
+from btu.core import capture, housekeeping, notify, runas
 from btu.core.arguments import ArgumentsError, format_arguments, merge_arguments, parse_arguments
 from btu.core.callables import CallableError, resolve
 from btu.core.rq_jobs import task_log_of
@@ -63,16 +65,24 @@ def resolve_target(log) -> Target:
         overrides = _args(text, "Argument overrides")
     if log.run_later:
         row = frappe.db.get_value(
-            "BTU Run Later", log.run_later, ["function_path", "arguments"], as_dict=True
+            "BTU Run Later",
+            log.run_later,
+            ["function_path", "arguments", "run_as"],
+            as_dict=True,
         )
         if row:
-            path = path or row.function_path
+            if not path:
+                path, run_as = row.function_path, row.run_as
             overrides = _args(row.arguments, "Run Later arguments")
     if not path:
         raise CallableError("Nothing to run: no task and no function path.")
-    return Target(
-        path=path, args=merge_arguments(base, overrides), run_as=run_as or "Administrator"
-    )
+    return Target(path=path, args=merge_arguments(base, overrides), run_as=run_as or "")
+
+
+def check_run_as(run_as: str) -> str:
+    """The user the run starts as, if that user can run it now (exists, enabled)."""
+    enabled = frappe.db.get_value("User", run_as, "enabled") if run_as else None
+    return runas.check_runner(run_as, enabled is not None, bool(enabled))
 
 
 def _worker() -> str:
@@ -139,13 +149,19 @@ def run_task(task_log: str) -> None:
     if not housekeeping.run_is_due(log.status):
         frappe.logger("btu").info(f"btu: {task_log} is {log.status}; not running it again")
         return
+    target = None
     try:
         target = resolve_target(log)
-        func = resolve(target.path, config.task_roots())
-    except (ArgumentsError, CallableError) as e:
-        log.db_set("started", now_datetime())
-        logs.close(log.name, "Failed", str(e))
-        raise TaskFailed(f"{log.name}: {e}") from e
+        func = resolve(target.path, config.runnable())
+        check_run_as(target.run_as)
+    except (ArgumentsError, CallableError, runas.RunAsError) as e:
+        reason = f"Not run: {e}"
+        refused = {"started": now_datetime()}
+        if target is not None:
+            refused.update(function_path=target.path, run_as=target.run_as or None)
+        log.db_set(refused)
+        logs.close(log.name, "Failed", reason)
+        raise TaskFailed(f"{log.name}: {reason}") from e
     _start(log, target)
     previous_user = frappe.session.user
     frappe.set_user(target.run_as)

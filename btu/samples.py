@@ -29,3 +29,10 @@ def sleep(seconds: float = 1.0) -> float:
     """Sleep, to see In Progress and the time limit (set Max Duration below it)."""
     time.sleep(seconds)
     return seconds
+
+
+def whoami() -> str:
+    """Return the user this task runs as (its Run As), to see Run As at work."""
+    import frappe
+
+    return frappe.session.user

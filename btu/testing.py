@@ -62,6 +62,28 @@ def make_run_later(**values):
     return doc.insert()
 
 
+def make_user(email: str, *roles: str) -> str:
+    """A website-less test user holding exactly ``roles`` (created once, roles reset)."""
+    if not frappe.db.exists("User", email):
+        frappe.get_doc(
+            {"doctype": "User", "email": email, "first_name": email.split("@")[0]}
+        ).insert(ignore_permissions=True)
+    user = frappe.get_doc("User", email)
+    user.set("roles", [])
+    user.add_roles(*roles)
+    return email
+
+
+@contextmanager
+def acting_as(user: str) -> Iterator[None]:
+    """Run the block as ``user``, then as Administrator again."""
+    frappe.set_user(user)
+    try:
+        yield
+    finally:
+        frappe.set_user("Administrator")
+
+
 def pending_publishes() -> set:
     return set(getattr(frappe.local, "btu_publish_pending", None) or set())
 

@@ -157,3 +157,158 @@ def test_manual_fire_id() -> None:
         manual_fire_id("abc"),
         manual_fire_id().startswith("manual-") and len(manual_fire_id()) == 39,
     )
+
+
+# -- the request body and its due instant (issue 7) -------------------------------------
+
+from btu.core.firing import (  # noqa: E402
+    EARLY_TOLERANCE_MS,
+    FireRequest,
+    check_due,
+    parse_request,
+)
+from btu_scheduler.engine import Engine  # noqa: E402
+from streams.messages import ScheduleUpsert  # noqa: E402
+
+HOUR_MS = 3_600_000
+# 2027-03-14 07:00 UTC: 03:00 EDT, where New York's `30 2 * * *` fires on the
+# spring-forward day (Debian cron's rule; PROTOCOL.md "Time").
+NY_SPRING_FIRE = 1_805_007_600_000
+LIMIT_MS = 600_000
+
+
+def body(**changes: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "cmd": "btu.api.enqueue_scheduled",
+        "id": "TS-000001",
+        "kind": "cron",
+        "due": NY_SPRING_FIRE,
+        "fire_id": f"TS-000001@{NY_SPRING_FIRE}",
+    }
+    fields.update(changes)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class TestParseRequest:
+    def test_well_formed(self) -> None:
+        """The four fields make a request; Frappe's own ``cmd`` is ignored."""
+        expected = FireRequest("TS-000001", "cron", NY_SPRING_FIRE, f"TS-000001@{NY_SPRING_FIRE}")
+        assert expected == parse_request(body())
+
+    def test_digit_string_due(self) -> None:
+        """A form-encoded due (ASCII digits) is read as an integer."""
+        assert NY_SPRING_FIRE == parse_request(body(due=str(NY_SPRING_FIRE))).due
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            pytest.param(body(due=None), "missing due: a fire request has", id="missing-due"),
+            pytest.param({"cmd": "x"}, "missing id, kind, due, fire_id", id="empty-body"),
+            pytest.param({"data": [1, 2]}, "missing id", id="json-list-body"),
+            pytest.param(body(extra=1), "unknown field 'extra'", id="extra-field"),
+            pytest.param(body(due=True), "due must be an integer", id="bool-due"),
+            pytest.param(body(due=1.5), "due must be an integer", id="float-due"),
+            pytest.param(body(due="12a"), "due must be an integer", id="text-due"),
+            pytest.param(body(due="\uff11\uff12"), "due must be an integer", id="unicode-digits"),
+            pytest.param(body(id=7), "id must be a non-empty string", id="int-id"),
+            pytest.param(body(id=" "), "id must be a non-empty string", id="blank-id"),
+            pytest.param(body(id="x" * 141), "id is longer than 140", id="long-id"),
+            pytest.param(body(kind="daily"), "kind must be 'cron' or 'once'", id="kind"),
+            pytest.param(body(fire_id="TS-000001@1"), "does not match", id="fire-id"),
+        ],
+    )
+    def test_malformed_bodies_are_bad_requests(
+        self, fields: dict[str, object], message: str
+    ) -> None:
+        """Each malformed body is a 400 whose one-line message names the problem."""
+        with pytest.raises(FireRejected) as info:
+            parse_request(fields)
+        assert BAD_REQUEST == info.value.reason
+        assert message in info.value.message
+        assert "\n" not in info.value.message
+
+
+NY_SCHEDULE = dataclasses.replace(SCHEDULE, cron="30 2 * * *", tz="America/New_York")
+
+
+class TestCheckDue:
+    def test_an_instant_of_the_schedule_passes(self) -> None:
+        """The DST-shifted instant the daemon computes is an instant for the app too."""
+        assert check_due(NY_SCHEDULE, NY_SPRING_FIRE, NY_SPRING_FIRE + 5, LIMIT_MS) is None
+
+    @pytest.mark.parametrize(
+        ("due", "now", "message"),
+        [
+            pytest.param(
+                NY_SPRING_FIRE - 30 * 60_000,
+                NY_SPRING_FIRE - 30 * 60_000,
+                "is not an instant of schedule 'TS-000001' ('30 2 * * *' in America/New_York)",
+                id="not-an-instant",
+            ),
+            pytest.param(
+                NY_SPRING_FIRE + 1,
+                NY_SPRING_FIRE + 1,
+                "is not an instant",
+                id="off-by-one-ms",
+            ),
+            pytest.param(
+                NY_SPRING_FIRE,
+                NY_SPRING_FIRE + LIMIT_MS + 1,
+                "older than the late-fire limit of 600 s",
+                id="stale",
+            ),
+            pytest.param(
+                NY_SPRING_FIRE,
+                NY_SPRING_FIRE - EARLY_TOLERANCE_MS - 1,
+                "ahead of this site's clock",
+                id="future",
+            ),
+        ],
+    )
+    def test_refused(self, due: int, now: int, message: str) -> None:
+        """A due that is not an instant, too old, or ahead of the clock is a 400."""
+        with pytest.raises(FireRejected) as info:
+            check_due(NY_SCHEDULE, due, now, LIMIT_MS)
+        assert BAD_REQUEST == info.value.reason
+        assert message in info.value.message
+
+    def test_broken_schedule_is_refused(self) -> None:
+        """A schedule whose cron no longer compiles cannot fire."""
+        facts = dataclasses.replace(SCHEDULE, cron="61 * * * *", tz="UTC")
+        with pytest.raises(FireRejected, match="cannot fire"):
+            check_due(facts, NY_SPRING_FIRE, NY_SPRING_FIRE, LIMIT_MS)
+
+    def test_once_item_only_at_its_instant(self) -> None:
+        """A run-later fire passes only at the item's own instant, whatever the clock."""
+        facts = dataclasses.replace(RUN_LATER, at_ms=NY_SPRING_FIRE)
+        assert check_due(facts, NY_SPRING_FIRE, NY_SPRING_FIRE + 10 * LIMIT_MS, LIMIT_MS) is None
+        with pytest.raises(FireRejected, match="is not the instant of run-later item"):
+            check_due(facts, NY_SPRING_FIRE + 1000, NY_SPRING_FIRE, LIMIT_MS)
+
+    @pytest.mark.parametrize(
+        ("cron", "tz"),
+        [
+            ("30 2 * * *", "America/New_York"),
+            ("30 1 * * *", "America/New_York"),
+            ("*/7 * * * *", "Australia/Lord_Howe"),
+            ("0 */3 * * *", "Europe/London"),
+            ("15 10 * * MON-FRI", "Asia/Kolkata"),
+        ],
+    )
+    def test_the_daemons_fires_pass(self, cron: str, tz: str) -> None:
+        """Every fire the daemon's engine makes over a DST-crossing month is accepted."""
+        start = 1_804_982_400_000 - 10 * 86_400_000  # ten days before 14 March 2027
+        engine = Engine(grace_ms=300_000)
+        spec = ScheduleUpsert(
+            id="TS-1", kind="cron", task="t", cron=cron, tz=tz, enabled=True, ts=start
+        )
+        engine.apply(spec, start)
+        facts = dataclasses.replace(SCHEDULE, name="TS-1", cron=cron, tz=tz)
+        fired = 0
+        while fired < 200:
+            due = engine.next_due()
+            assert due is not None
+            for fire in engine.due(due):
+                check_due(facts, fire.due, fire.due + 3, LIMIT_MS)
+                fired += 1
+        assert 200 == fired

@@ -8,9 +8,12 @@ enqueue it or raises :class:`FireRejected` with the HTTP-ish reason the daemon n
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from streams.cron import compile_schedule
+from streams.errors import CronError
 from streams.keys import Kind
 from streams.messages import fire_id as make_fire_id
 from streams.messages import job_id_for
@@ -24,6 +27,15 @@ RUN_LATER = "Run Later"
 MANUAL = "Manual"
 
 MAX_FIRE_ID = 164  # an id of up to 140 characters, "@" and epoch milliseconds
+MAX_ID = 140
+REQUEST_FIELDS = ("id", "kind", "due", "fire_id")
+# Frappe adds the called method's name to the arguments it passes on.
+FRAPPE_FIELDS = frozenset({"cmd"})
+# A fire may reach the site a little before its instant by the site's clock (clock skew
+# between the daemon's host and the site's); further ahead is refused.
+EARLY_TOLERANCE_MS = 60_000
+# grace_seconds + retry_deadline_seconds of the daemon's defaults (300 + 300).
+DEFAULT_LATE_LIMIT_S = 600
 
 
 class FireRejected(Exception):
@@ -33,6 +45,64 @@ class FireRejected(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class FireRequest:
+    """A fire request from the daemon, checked field by field."""
+
+    id: str
+    kind: str
+    due: int
+    fire_id: str
+
+
+def _text_field(body: Mapping[str, Any], name: str, limit: int) -> str:
+    value = body[name]
+    if not isinstance(value, str) or not value.strip():
+        raise FireRejected(BAD_REQUEST, f"{name} must be a non-empty string, not {value!r}.")
+    if len(value) > limit:
+        raise FireRejected(BAD_REQUEST, f"{name} is longer than {limit} characters.")
+    return value
+
+
+def _due_field(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise FireRejected(BAD_REQUEST, f"due must be an integer (epoch ms), not {value!r}.")
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit() and len(value) <= 16):
+            raise FireRejected(BAD_REQUEST, f"due must be an integer (epoch ms), not {value!r}.")
+        value = int(value)
+    return value
+
+
+def parse_request(fields: Mapping[str, Any]) -> FireRequest:
+    """The request in ``fields`` (what Frappe passed on), or :class:`FireRejected`
+    (400) naming the first problem: a missing or unknown field, a wrong type, a fire_id
+    that is not ``{id}@{due}``."""
+    body = {k: v for k, v in fields.items() if k not in FRAPPE_FIELDS}
+    missing = [f for f in REQUEST_FIELDS if f not in body]
+    if missing:
+        raise FireRejected(
+            BAD_REQUEST,
+            f"missing {', '.join(missing)}: a fire request has the fields id, kind, due and "
+            "fire_id.",
+        )
+    unknown = sorted(k for k in body if k not in REQUEST_FIELDS)
+    if unknown:
+        raise FireRejected(
+            BAD_REQUEST,
+            f"unknown field {', '.join(map(repr, unknown))}: a fire request has only id, kind, "
+            "due and fire_id.",
+        )
+    request = FireRequest(
+        id=_text_field(body, "id", MAX_ID),
+        kind=_text_field(body, "kind", 8),
+        due=_due_field(body["due"]),
+        fire_id=_text_field(body, "fire_id", MAX_FIRE_ID),
+    )
+    check_request(request.id, request.kind, request.due, request.fire_id)
+    return request
 
 
 def check_request(item_id: str, kind: str, due: int, fire_id: str) -> None:
@@ -67,6 +137,9 @@ class ItemFacts:
     task_queue: str | None
     max_duration_s: int | None
     status: str = ""
+    cron: str = ""  # a schedule's expression and zone, to check a fire's due instant
+    tz: str = ""
+    at_ms: int | None = None  # a run-later item's instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +185,43 @@ def plan_fire(
     return FirePlan(
         queue=queue, timeout_s=timeout, trigger=SCHEDULE if kind == Kind.CRON else RUN_LATER
     )
+
+
+def check_due(facts: ItemFacts, due: int, now_ms: int, late_limit_ms: int) -> None:
+    """Refuse (400) a fire whose ``due`` is not an instant of the item as the database has
+    it now: for a schedule, an instant of its cron expression in its zone (the daemon's
+    own engine) no older than ``late_limit_ms`` and not ahead of the site's clock; for a
+    run-later item, exactly its instant."""
+    if facts.kind == Kind.ONCE:
+        if due != facts.at_ms:
+            raise FireRejected(
+                BAD_REQUEST,
+                f"due {due} is not the instant of run-later item {facts.name!r} ({facts.at_ms}).",
+            )
+        return
+    if due > now_ms + EARLY_TOLERANCE_MS:
+        raise FireRejected(
+            BAD_REQUEST,
+            f"due {due} is {(due - now_ms) // 1000} s ahead of this site's clock: a fire is "
+            "never sent before its instant (check the clocks of the daemon's host and the "
+            "site's).",
+        )
+    if now_ms - due > late_limit_ms:
+        raise FireRejected(
+            BAD_REQUEST,
+            f"due {due} is {(now_ms - due) // 1000} s old, older than the late-fire limit of "
+            f"{late_limit_ms // 1000} s (BTU Configuration).",
+        )
+    try:
+        schedule = compile_schedule(facts.cron, facts.tz)
+    except CronError as e:
+        raise FireRejected(BAD_REQUEST, f"Schedule {facts.name!r} cannot fire: {e}") from e
+    if schedule.next_after(due - 1) != due:
+        raise FireRejected(
+            BAD_REQUEST,
+            f"due {due} is not an instant of schedule {facts.name!r} "
+            f"({facts.cron!r} in {facts.tz}).",
+        )
 
 
 def manual_fire_id(uid: str | None = None) -> str:

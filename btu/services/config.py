@@ -4,7 +4,8 @@ import frappe
 from frappe.utils import cint, get_system_timezone
 from frappe.utils.background_jobs import get_queues_timeout
 
-from btu.core.callables import allowed_roots
+from btu.core.callables import HOOK, Registry, build_registry
+from btu.core.firing import DEFAULT_LATE_LIMIT_S
 
 CONFIG = "BTU Configuration"
 DEFAULT_RETENTION_DAYS = 30
@@ -42,6 +43,15 @@ def known_queues() -> dict[str, int]:
     return dict(get_queues_timeout())
 
 
-def task_roots() -> frozenset[str]:
-    """Packages a task's function may live in: installed apps plus configured extras."""
-    return allowed_roots(frappe.get_installed_apps(), get("extra_allowed_packages"))
+def runnable(extra_text: str | None = None) -> Registry:
+    """The functions BTU may run: each installed app's ``btu_runnable`` hook plus BTU
+    Configuration's Extra Runnable Functions (or ``extra_text`` when given)."""
+    apps = frappe.get_installed_apps()
+    hooks = {app: frappe.get_hooks(HOOK, app_name=app) or [] for app in apps}
+    extra = get("extra_runnable_functions") if extra_text is None else extra_text
+    return build_registry(hooks, extra, apps)
+
+
+def late_fire_limit_ms() -> int:
+    """How old a scheduled fire may be when it reaches the site (BTU Configuration)."""
+    return 1000 * (cint(get("late_fire_limit_seconds")) or DEFAULT_LATE_LIMIT_S)

@@ -12,12 +12,12 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from btu.core import replies, rq_jobs, status
+from btu.core import callables, replies, rq_jobs, status
 from btu.core.frequency import FrequencySpec
 from btu.core.schedules import ScheduleError, preview
 from btu.core.timeconv import parse_datetime, zone
 from btu.redis_conn import REDIS_ERRORS, get_redis, settings, site_keys
-from btu.services import txn
+from btu.services import config, txn
 from streams.errors import RpcFailed, RpcTimeout
 from streams.keys import Cmd
 from streams.rpc import RpcClient
@@ -39,6 +39,11 @@ def _rpc(cmd: str, arg: str | None = None) -> dict:
         return {"ok": False, "error": e.reason}
     except REDIS_ERRORS as e:
         return {"ok": False, "error": replies.redis_unreachable(type(e).__name__).message}
+
+
+def runnable_choices(query: str) -> list[dict]:
+    """The declared functions matching ``query``, as the form's autocomplete items."""
+    return callables.choices(callables.catalog(config.runnable(), query))
 
 
 def ping() -> dict:

@@ -5,6 +5,9 @@ committed before the job is enqueued, so a repeated request for the same fire_id
 answers ``duplicate`` and enqueues nothing, even long after the first job finished.
 """
 
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
 import frappe
 from frappe import _
 from frappe.utils import get_system_timezone
@@ -13,7 +16,7 @@ from frappe.utils.background_jobs import create_job_id
 from btu.core import firing
 from btu.core.payloads import IN_FLIGHT, PENDING, RUN_LATER, SCHEDULE
 from btu.core.rq_jobs import RUNNER
-from btu.core.timeconv import from_epoch_ms
+from btu.core.timeconv import from_epoch_ms, to_epoch_ms
 from btu.exceptions import BadFireRequest, ItemDisabled, ItemNotFound, QueueUnavailable
 from btu.redis_conn import REDIS_ERRORS
 from btu.services import config, publishing, txn
@@ -28,8 +31,9 @@ _EXCEPTIONS = {
 }
 
 
-def _reject(e: firing.FireRejected) -> None:
+def _reject(e: firing.FireRejected) -> NoReturn:
     frappe.throw(e.message, _EXCEPTIONS[e.reason], title=_("Not fired"))
+    raise e  # not reached: frappe.throw raises (this tells type checkers so)
 
 
 def _existing(fire_id: str):
@@ -54,7 +58,10 @@ def item_facts(kind: str, name: str) -> firing.ItemFacts | None:
     """What the database says about the fired item, or None when it does not exist."""
     if kind == Kind.CRON:
         row = frappe.db.get_value(
-            SCHEDULE, name, ["name", "task", "enabled", "queue_override"], as_dict=True
+            SCHEDULE,
+            name,
+            ["name", "task", "enabled", "queue_override", "cron_expression", "time_zone"],
+            as_dict=True,
         )
         if not row:
             return None
@@ -70,11 +77,13 @@ def item_facts(kind: str, name: str) -> firing.ItemFacts | None:
             queue=row.queue_override,
             task_queue=t["task_queue"],
             max_duration_s=t["max"],
+            cron=row.cron_expression or "",
+            tz=row.time_zone or "",
         )
     row = frappe.db.get_value(
         RUN_LATER,
         name,
-        ["name", "task", "function_path", "status", "queue", "max_duration"],
+        ["name", "task", "function_path", "status", "queue", "max_duration", "run_at"],
         as_dict=True,
     )
     if not row:
@@ -92,6 +101,7 @@ def item_facts(kind: str, name: str) -> firing.ItemFacts | None:
         task_queue=t["task_queue"],
         max_duration_s=int(row.max_duration or 0) or t["max"],
         status=row.status,
+        at_ms=to_epoch_ms(row.run_at, get_system_timezone()) if row.run_at else None,
     )
 
 
@@ -155,21 +165,27 @@ def _enqueue_or_undo(log, run_later: str | None) -> str:
     return ""
 
 
-def enqueue_scheduled(item_id: str, kind: str, due: int, fire_id: str) -> dict:
-    """Record the fire and enqueue it; ``{"job_id", "duplicate"}``."""
+def enqueue_scheduled(fields: Mapping[str, Any]) -> dict:
+    """Check the request, record the fire and enqueue it; ``{"job_id", "duplicate"}``.
+
+    A repeated fire_id answers ``duplicate`` before anything else is checked: the first
+    request passed the checks, and a retry may arrive after the item changed.
+    """
     try:
-        firing.check_request(item_id, kind, due, fire_id)
+        request = firing.parse_request(fields)
     except firing.FireRejected as e:
         _reject(e)
+    item_id, kind, due, fire_id = request.id, request.kind, request.due, request.fire_id
     existing = _existing(fire_id)
     if existing:
         return {"job_id": existing.job_id, "duplicate": True}
     facts = item_facts(kind, item_id)
     try:
         plan = firing.plan_fire(facts, kind, item_id, config.known_queues(), config.default_queue())
+        assert facts is not None  # plan_fire rejects a missing item
+        firing.check_due(facts, due, publishing.now_ms(), config.late_fire_limit_ms())
     except firing.FireRejected as e:
         _reject(e)
-    assert facts is not None  # plan_fire rejects a missing item
     links = {"task": facts.task, "due": from_epoch_ms(due, get_system_timezone())}
     run_later = item_id if kind == Kind.ONCE else None
     links["schedule" if kind == Kind.CRON else "run_later"] = item_id

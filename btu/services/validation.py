@@ -6,9 +6,11 @@ from typing import Any
 import frappe
 from frappe import _
 
+from btu.core import runas
 from btu.core.arguments import ArgumentsError, merge_arguments, parse_arguments
-from btu.core.callables import CallableError, validate_call
+from btu.core.callables import CallableError, Registry, parse_extra, resolve, validate_call
 from btu.core.notify import invalid_addresses
+from btu.core.roles import SYSTEM_MANAGER
 from btu.services import config
 
 
@@ -22,9 +24,48 @@ def arguments(text: str | None, label: str) -> dict[str, Any]:
 
 def callable_with(path: str | None, args: dict[str, Any]) -> None:
     try:
-        validate_call(path or "", args, config.task_roots())
+        validate_call(path or "", args, config.runnable())
     except CallableError as e:
         frappe.throw(str(e), title=_("Function cannot run"))
+
+
+def task_run_as(task: str | None) -> str | None:
+    return frappe.db.get_value("BTU Task", task, "run_as") if task else None
+
+
+def may_choose_for(run_as: str | None, what: str) -> None:
+    """Refuse (403) unless the user may choose ``what`` runs as ``run_as``."""
+    user = frappe.session.user
+    try:
+        runas.check_may_act_as(user, frappe.get_roles(user), run_as or user, what)
+    except runas.RunAsError as e:
+        frappe.throw(str(e), frappe.PermissionError, title=_("Run As"))
+
+
+def extra_runnable_functions(text: str | None, changed: bool) -> None:
+    """Extra Runnable Functions: System Managers only; each line a function of an
+    installed app, defined in the module the line names."""
+    if not changed:
+        return
+    user = frappe.session.user
+    if user != "Administrator" and SYSTEM_MANAGER not in frappe.get_roles(user):
+        frappe.throw(
+            _("Only a System Manager may change Extra Runnable Functions."),
+            frappe.PermissionError,
+        )
+    apps = frappe.get_installed_apps()
+    paths, problems = parse_extra(text, apps)
+    registry = Registry(declared=dict.fromkeys(paths, "BTU Configuration"))
+    for path in paths:
+        try:
+            resolve(path, registry)
+        except CallableError as e:
+            problems.append(str(e))
+    if problems:
+        frappe.throw(
+            "<br>".join(frappe.utils.escape_html(p) for p in problems),
+            title=_("Extra Runnable Functions"),
+        )
 
 
 def task_callable(task: str, overrides: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""BTU Configuration (Single): defaults, retention, email account, allowed packages."""
+"""BTU Configuration (Single): defaults, retention, email account, extra runnable functions."""
 
 from frappe.model.document import Document
 
@@ -10,6 +10,7 @@ class BTUConfiguration(Document):
         self.check_default_time_zone()
         self.check_default_queue()
         self.check_retention()
+        self.check_extra_runnable_functions()
 
     def check_default_time_zone(self):
         if self.default_time_zone:
@@ -21,3 +22,9 @@ class BTUConfiguration(Document):
     def check_retention(self):
         validation.non_negative(self.log_retention_days, "Log Retention")
         validation.non_negative(self.stale_after_minutes, "Lost Job After")
+
+    def check_extra_runnable_functions(self):
+        validation.extra_runnable_functions(
+            self.extra_runnable_functions, self.has_value_changed("extra_runnable_functions")
+        )
+        validation.non_negative(self.late_fire_limit_seconds, "Late Fire Limit")

@@ -37,3 +37,38 @@ class TestBTUConfiguration(FrappeTestCase):
             for r in ("BTU Manager", "BTU User", "BTU Scheduler")
         }
         self.assertEqual({"BTU Manager": 1, "BTU User": 1, "BTU Scheduler": 0}, desk)
+
+
+class TestExtraRunnableFunctions(FrappeTestCase):
+    def tearDown(self):
+        frappe.set_user("Administrator")
+        frappe.db.set_single_value("BTU Configuration", "extra_runnable_functions", "")
+
+    def test_system_manager_declares_a_full_path(self):
+        """A System Manager's full path makes that function runnable."""
+        from btu.services import config
+
+        doc = frappe.get_single("BTU Configuration")
+        doc.extra_runnable_functions = "btu.samples.hello"
+        doc.save()
+        self.assertEqual("BTU Configuration", config.runnable().source_of("btu.samples.hello"))
+
+    def test_prefixes_and_reexports_are_refused(self):
+        """A prefix, a package outside the apps and a re-exported name are refused."""
+        for text in ("btu.samples.*", "btu.", "os.system", "frappe.os.system", "frappe.db.sql"):
+            doc = frappe.get_single("BTU Configuration")
+            doc.extra_runnable_functions = text
+            with self.subTest(text=text), self.assertRaises(frappe.ValidationError):
+                doc.save()
+
+    def test_btu_manager_cannot_declare(self):
+        """Only a System Manager may change the list, even if given write permission."""
+        from btu.testing import make_user
+
+        manager = make_user("btu-test-manager@example.com", "BTU Manager")
+        doc = frappe.get_single("BTU Configuration")
+        doc.extra_runnable_functions = "frappe.client.delete"
+        frappe.set_user(manager)
+        doc.flags.ignore_permissions = True  # as if a Role Permission granted write
+        with self.assertRaises(frappe.PermissionError):
+            doc.save()

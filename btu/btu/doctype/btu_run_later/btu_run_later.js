@@ -7,6 +7,10 @@
             frappe.xcall("btu.api.queue_names").then((queues) => {
                 frm.fields_dict.queue.set_data(queues);
             });
+            // The functions apps declared runnable, each with its arguments and summary.
+            frappe.xcall("btu.api.runnable_functions").then((choices) => {
+                frm.fields_dict.function_path.set_data(choices);
+            });
             if (!frm.is_new() && frm.doc.status === "Pending") {
                 frm.add_custom_button(__("Cancel"), () => {
                     frappe.confirm(__("Cancel this run? It will not run."), () => {

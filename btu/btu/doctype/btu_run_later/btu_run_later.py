@@ -1,5 +1,6 @@
 """BTU Run Later: run a task (or a function) once, at an instant, with a unique key."""
 
+import frappe
 from frappe.model.document import Document
 
 from btu.core.payloads import PENDING
@@ -10,6 +11,7 @@ class BTURunLater(Document):
     def validate(self):
         self.check_target()
         self.check_arguments()
+        self.check_run_as()
         self.check_function()
         self.check_run_at()
         self.check_unique_key()
@@ -23,6 +25,22 @@ class BTURunLater(Document):
 
     def check_arguments(self):
         self._args = validation.arguments(self.arguments, "Arguments")
+
+    def check_run_as(self):
+        """A task's item runs as the task's Run As user (its own arguments change what
+        runs); a function's item runs as its own Run As (by default, its creator)."""
+        if self.task:
+            self.run_as = None
+            if self._args and (
+                self.has_value_changed("arguments") or self.has_value_changed("task")
+            ):
+                validation.may_choose_for(
+                    validation.task_run_as(self.task), f"Task {self.task} with arguments"
+                )
+            return
+        self.run_as = self.run_as or frappe.session.user
+        if any(self.has_value_changed(f) for f in ("function_path", "arguments", "run_as")):
+            validation.may_choose_for(self.run_as, f"Function {self.function_path}")
 
     def check_function(self):
         if self.task:

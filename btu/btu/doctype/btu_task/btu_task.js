@@ -4,10 +4,12 @@
     frappe.ui.form.on("BTU Task", {
         refresh(frm) {
             load_queue_choices(frm, ["queue"]);
+            load_function_choices(frm, "function_path");
             if (frm.is_new()) {
                 return;
             }
-            if (frm.doc.enabled) {
+            // Run now needs write permission on the task: the server refuses others.
+            if (frm.doc.enabled && frm.perm[0] && frm.perm[0].write) {
                 frm.add_custom_button(__("Run now"), () => run_now(frm));
             }
             frm.add_custom_button(
@@ -32,6 +34,13 @@
             }
         },
     });
+
+    // The functions apps declared runnable, each with its arguments and summary.
+    function load_function_choices(frm, fieldname) {
+        frappe.xcall("btu.api.runnable_functions").then((choices) => {
+            frm.fields_dict[fieldname] && frm.fields_dict[fieldname].set_data(choices);
+        });
+    }
 
     function load_queue_choices(frm, fieldnames) {
         frappe.xcall("btu.api.queue_names").then((queues) => {

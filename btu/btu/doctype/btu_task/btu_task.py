@@ -5,14 +5,24 @@ from frappe.model.document import Document
 
 from btu.services import publishing, validation
 
+# What runs, and as whom: changing any of them is acting for the Run As user.
+WHAT_RUNS = ("function_path", "arguments", "run_as")
+
 
 class BTUTask(Document):
     def validate(self):
+        self.check_run_as()
         self.check_arguments()
         self.check_function()
         self.check_queue()
         self.check_max_duration()
         self.check_recipients()
+
+    def check_run_as(self):
+        if not self.run_as:
+            self.run_as = frappe.session.user
+        if any(self.has_value_changed(f) for f in WHAT_RUNS):
+            validation.may_choose_for(self.run_as, f"Task {self.title or self.name}")
 
     def check_arguments(self):
         self._args = validation.arguments(self.arguments, "Arguments")

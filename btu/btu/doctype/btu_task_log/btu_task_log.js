@@ -3,6 +3,8 @@
 (() => {
     frappe.ui.form.on("BTU Task Log", {
         refresh(frm) {
+            // A log is a record: nothing in it is edited (Administrator would see Save).
+            frm.disable_save();
             const colours = {
                 Queued: "gray",
                 "In Progress": "orange",

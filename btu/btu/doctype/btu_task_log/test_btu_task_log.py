@@ -8,18 +8,32 @@ from frappe.utils.background_jobs import get_redis_conn
 from rq.timeouts import JobTimeoutException
 
 from btu import api, runner
+from btu.core.timeconv import to_epoch_ms
 from btu.exceptions import BadFireRequest, ItemDisabled, ItemNotFound, TaskFailed
 from btu.redis_conn import REDIS_ERRORS
 from btu.services import housekeeping
 from btu.testing import make_run_later, make_schedule, make_task
 
-DUE = 1_805_009_400_000
+# 2027-03-15 07:30 Europe/Paris: an instant of the test schedules (Daily at 07:30 there).
+DUE = 1_805_092_200_000
+DAY_MS = 86_400_000
 
 
-def fire(item: str, kind: str = "cron", due: int = DUE) -> dict:
-    with patch("btu.services.firing.enqueue_job", side_effect=lambda log: log.job_id) as enq:
-        answer = api.enqueue_scheduled(item, kind, due, f"{item}@{due}")
+def fire(item: str, kind: str = "cron", due: int | None = None, lag_ms: int = 1000) -> dict:
+    """Fire ``item`` as the daemon would, ``lag_ms`` after its instant (a run-later
+    item's own instant by default)."""
+    if due is None:
+        due = DUE
+        if kind == "once":
+            run_at = frappe.db.get_value("BTU Run Later", item, "run_at")
+            due = to_epoch_ms(run_at, frappe.utils.get_system_timezone())
+    with (
+        patch("btu.services.firing.enqueue_job", side_effect=lambda log: log.job_id) as enq,
+        patch("btu.services.publishing.now_ms", return_value=due + lag_ms),
+    ):
+        answer = api.enqueue_scheduled(id=item, kind=kind, due=due, fire_id=f"{item}@{due}")
     answer["enqueued"] = enq.call_count
+    answer["fire_id"] = f"{item}@{due}"
     return answer
 
 
@@ -36,7 +50,9 @@ class TestEnqueueScheduled(FrappeTestCase):
         """A fire records a Queued log with its fire_id and enqueues one job with the derived id."""
         answer = fire(self.schedule.name)
         job_id = f"{frappe.local.site}::{self.schedule.name}_{DUE}"
-        self.assertEqual({"job_id": job_id, "duplicate": False, "enqueued": 1}, answer)
+        fire_id = f"{self.schedule.name}@{DUE}"
+        expected = {"job_id": job_id, "duplicate": False, "enqueued": 1, "fire_id": fire_id}
+        self.assertEqual(expected, answer)
         log = log_of(f"{self.schedule.name}@{DUE}")
         self.assertEqual(
             ("Queued", "Schedule", self.task.name, self.schedule.name, job_id, "default"),
@@ -50,7 +66,9 @@ class TestEnqueueScheduled(FrappeTestCase):
             "BTU Task Log", {"fire_id": f"{self.schedule.name}@{DUE}"}, "status", "Success"
         )
         again = fire(self.schedule.name)
-        self.assertEqual({"job_id": first["job_id"], "duplicate": True, "enqueued": 0}, again)
+        self.assertEqual(
+            (first["job_id"], True, 0), (again["job_id"], again["duplicate"], again["enqueued"])
+        )
 
     def test_unknown_item_is_404(self):
         """An unknown schedule is a 404 and nothing is recorded."""
@@ -77,7 +95,37 @@ class TestEnqueueScheduled(FrappeTestCase):
     def test_mismatched_fire_id_is_400(self):
         """A fire_id that is not {id}@{due} is a bad request."""
         with self.assertRaises(BadFireRequest):
-            api.enqueue_scheduled(self.schedule.name, "cron", DUE, "something-else")
+            api.enqueue_scheduled(id=self.schedule.name, kind="cron", due=DUE, fire_id="x")
+
+    def test_missing_and_extra_fields_are_400(self):
+        """A body with a missing or an unknown field is a 400 naming the field."""
+        name = self.schedule.name
+        with self.assertRaisesRegex(BadFireRequest, "missing fire_id"):
+            api.enqueue_scheduled(id=name, kind="cron", due=DUE)
+        with self.assertRaisesRegex(BadFireRequest, "unknown field 'run_as'"):
+            api.enqueue_scheduled(
+                id=name, kind="cron", due=DUE, fire_id=f"{name}@{DUE}", run_as="Administrator"
+            )
+        with self.assertRaisesRegex(BadFireRequest, "due must be an integer"):
+            api.enqueue_scheduled(id=name, kind="cron", due=1.5, fire_id=f"{name}@1.5")
+
+    def test_due_that_is_not_an_instant_is_400(self):
+        """A due that is not an instant of the schedule is refused; nothing is recorded."""
+        with self.assertRaisesRegex(BadFireRequest, "is not an instant of schedule"):
+            fire(self.schedule.name, due=DUE + 60_000)
+        wrong = f"{self.schedule.name}@{DUE + 60_000}"
+        self.assertFalse(frappe.db.exists("BTU Task Log", {"fire_id": wrong}))
+
+    def test_stale_due_is_400(self):
+        """An instant older than the late-fire limit (600 s by default) is refused."""
+        with self.assertRaisesRegex(BadFireRequest, "older than the late-fire limit"):
+            fire(self.schedule.name, lag_ms=601_000)
+
+    def test_wrong_once_instant_is_400(self):
+        """A run-later fire at another instant than the item's is refused."""
+        item = make_run_later(task=self.task.name)
+        with self.assertRaisesRegex(BadFireRequest, "is not the instant of run-later item"):
+            fire(item.name, kind="once", due=DUE)
 
     def test_schedule_queue_override(self):
         """The schedule's queue override is the job's queue."""
@@ -89,11 +137,9 @@ class TestEnqueueScheduled(FrappeTestCase):
     def test_run_later_goes_in_flight(self):
         """Firing a run-later item marks it In Flight and links its log."""
         item = make_run_later(task=self.task.name)
-        fire(item.name, kind="once")
+        fired = fire(item.name, kind="once")
         item.reload()
-        self.assertEqual(
-            ("In Flight", log_of(f"{item.name}@{DUE}").name), (item.status, item.task_log)
-        )
+        self.assertEqual(("In Flight", log_of(fired["fire_id"]).name), (item.status, item.task_log))
 
     def test_role_is_checked_first(self):
         """A user without BTU Scheduler (or System Manager) gets a 403."""
@@ -105,9 +151,8 @@ class TestEnqueueScheduled(FrappeTestCase):
         frappe.set_user(user)
         try:
             with self.assertRaises(frappe.PermissionError):
-                api.enqueue_scheduled(
-                    self.schedule.name, "cron", DUE, f"{self.schedule.name}@{DUE}"
-                )
+                name = self.schedule.name
+                api.enqueue_scheduled(id=name, kind="cron", due=DUE, fire_id=f"{name}@{DUE}")
         finally:
             frappe.set_user("Administrator")
 
@@ -166,8 +211,8 @@ class TestRunner(FrappeTestCase):
         """A run-later item ends Done after a successful run."""
         task = make_task()
         item = make_run_later(task=task.name)
-        fire(item.name, kind="once")
-        runner.run_task(log_of(f"{item.name}@{DUE}").name)
+        fired = fire(item.name, kind="once")
+        runner.run_task(log_of(fired["fire_id"]).name)
         self.assertEqual("Done", frappe.db.get_value("BTU Run Later", item.name, "status"))
 
     def test_failure_callback_marks_timeout(self):
@@ -227,7 +272,7 @@ class TestHousekeeping(FrappeTestCase):
         task = make_task()
         schedule = make_schedule(task.name)
         fire(schedule.name, due=DUE)
-        fire(schedule.name, due=DUE + 1)
+        fire(schedule.name, due=DUE + DAY_MS)
         old = log_of(f"{schedule.name}@{DUE}")
         frappe.db.set_value(
             "BTU Task Log",
@@ -238,10 +283,11 @@ class TestHousekeeping(FrappeTestCase):
         )
         frappe.db.set_single_value("BTU Configuration", "log_retention_days", 30)
         housekeeping.purge_old_logs()
+        newer = {"fire_id": f"{schedule.name}@{DUE + DAY_MS}"}
         self.assertEqual(
             (False, True),
             (
                 bool(frappe.db.exists("BTU Task Log", old.name)),
-                bool(frappe.db.exists("BTU Task Log", {"fire_id": f"{schedule.name}@{DUE + 1}"})),
+                bool(frappe.db.exists("BTU Task Log", newer)),
             ),
         )

@@ -20,7 +20,8 @@
             frappe.xcall("btu.api.queue_names").then((queues) => {
                 frm.fields_dict.queue_override.set_data(queues);
             });
-            if (!frm.is_new()) {
+            // Run now needs write permission on the task: the server refuses others.
+            if (!frm.is_new() && frappe.model.can_write("BTU Task")) {
                 frm.add_custom_button(__("Run now"), () => {
                     frappe
                         .call({
@@ -80,12 +81,24 @@
         }, 300);
     }
 
+    // The headline shows, in this order: the preview's error while the form is being
+    // edited, else the scheduler's answer to the last save (until the form is edited).
+    function show_headline(frm) {
+        if (frm.__btu_preview_error) {
+            frm.dashboard.set_headline_alert(frappe.utils.escape_html(frm.__btu_preview_error), "red");
+        } else if (frm.__btu_answer && !frm.is_dirty()) {
+            frm.dashboard.set_headline_alert(frm.__btu_answer.html, frm.__btu_answer.indicator);
+        } else {
+            frm.dashboard.clear_headline();
+        }
+    }
+
     function show_preview(frm, p) {
+        frm.__btu_preview_error = p.ok ? null : p.error;
+        show_headline(frm);
         if (!p.ok) {
-            frm.dashboard.set_headline_alert(frappe.utils.escape_html(p.error), "red");
             return;
         }
-        frm.dashboard.clear_headline();
         if (!frm.doc.time_zone) {
             frm.set_value("time_zone", p.time_zone);
         }
@@ -103,10 +116,11 @@
             .then((a) => {
                 let html = frappe.utils.escape_html(a.message);
                 if (a.next_runs && a.next_runs.length > 1) {
-                    const later = a.next_runs.slice(1).map(frappe.utils.escape_html).join(", ");
-                    html += "<br>" + __("Then: {0}", [later]);
+                    const later = a.next_runs.slice(1).map(frappe.utils.escape_html);
+                    html += "<br>" + __("Then:") + "<br>" + later.join("<br>");
                 }
-                frm.dashboard.set_headline_alert(html, a.indicator);
+                frm.__btu_answer = { html: html, indicator: a.indicator };
+                show_headline(frm);
                 frappe.show_alert({ message: a.message, indicator: a.indicator }, 7);
             });
     }

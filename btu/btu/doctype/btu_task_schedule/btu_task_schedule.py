@@ -28,6 +28,13 @@ class BTUTaskSchedule(Document):
 
     def check_argument_overrides(self):
         self._overrides = validation.arguments(self.argument_overrides, "Argument Overrides")
+        # Overrides change what the task runs as its Run As user.
+        if self._overrides and (
+            self.has_value_changed("argument_overrides") or self.has_value_changed("task")
+        ):
+            validation.may_choose_for(
+                validation.task_run_as(self.task), f"Task {self.task} with argument overrides"
+            )
 
     def check_function(self):
         validation.task_callable(self.task, self._overrides)

@@ -1,0 +1,1 @@
+"""A stand-in Frappe app for the declaration tests (put on sys.path by the tests)."""

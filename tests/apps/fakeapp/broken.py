@@ -1,0 +1,3 @@
+"""A module whose own code fails at import."""
+
+raise ZeroDivisionError("division by zero")
