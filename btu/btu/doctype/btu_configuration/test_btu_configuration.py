@@ -49,9 +49,11 @@ class TestExtraRunnableFunctions(FrappeTestCase):
         from btu.services import config
 
         doc = frappe.get_single("BTU Configuration")
-        doc.extra_runnable_functions = "btu.samples.hello"
+        path = "btu.core.callables.summary_of"  # not declared by BTU's hooks
+        self.assertNotIn(path, config.runnable())
+        doc.extra_runnable_functions = path
         doc.save()
-        self.assertEqual("BTU Configuration", config.runnable().source_of("btu.samples.hello"))
+        self.assertEqual("BTU Configuration", config.runnable().source_of(path))
 
     def test_prefixes_and_reexports_are_refused(self):
         """A prefix, a package outside the apps and a re-exported name are refused."""
