@@ -219,6 +219,19 @@ class TestClaim:
             0 < pttl <= TTL_MS,
         )
 
+    def test_claim_to_send_is_in_flight_until_recorded(
+        self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+    ) -> None:
+        """A claimed fire to be sent is in inflight (score: its due) until its outcome is
+        recorded; a missed one never is."""
+        d = make_dispatcher(FakeEndpoint())
+        d.claim([fire(), fire("TS-2", missed=True)], TOKEN)
+        claimed = {text(m): s for m, s in real_redis.zrange(keys.inflight, 0, -1, withscores=True)}
+        d.submit(fire())
+        read_fires(real_redis, keys, 1)
+        wait_until(lambda: real_redis.zcard(keys.inflight) == 0)
+        assert ({fire().fire_id: DUE}, 0) == (claimed, real_redis.zcard(keys.inflight))
+
     def test_missed_fire_marker(
         self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
     ) -> None:
@@ -453,46 +466,75 @@ class TestShutdown:
         make_dispatcher: Callable[..., Dispatcher],
         release: threading.Event,
     ) -> None:
-        """Unfinished fires are handed back: marker deleted, previous last-fire restored."""
-        slow = fire("SLOW")
+        """Unfinished fires are handed back by leaving them claimed in inflight for the
+        next leader: every one of them, not only the item's latest (two fires of one
+        item here), and last-fire is not moved back."""
+        slow, retry = fire("SLOW"), fire("SLOW", DUE - 1_000)
 
-        def answer(item_id: str, _due: int) -> Result:
-            if item_id == "SLOW":
+        def answer(_item_id: str, due: int) -> Result:
+            if due == DUE:
                 release.wait(5)
                 return Result(Outcome.ENQUEUED, http=200, job="late")
             return Result(Outcome.RETRYING, http=503)
 
         endpoint = FakeEndpoint(answer)
         d = make_dispatcher(endpoint, retry_initial_s=30.0, retry_max_s=30.0)
-        real_redis.hset(keys.last_fire, "SLOW", str(DUE - 60_000))
-        _, previous = claim_one(d, slow)
-        _, none_before = claim_one(d, fire("RETRY"))
-        d.submit(slow, previous)
-        d.submit(fire("RETRY"), none_before)
-        read_fires(real_redis, keys, 1)  # RETRY's first attempt is recorded
+        claim_one(d, retry)
+        claim_one(d, slow)
+        d.submit(retry)
+        d.submit(slow)
+        read_fires(real_redis, keys, 1)  # the earlier fire's first attempt is recorded
         wait_until(lambda: len(endpoint.calls) == 2)
         handed = d.shutdown(0.1)
-        assert (2, 0, 0, str(DUE - 60_000), None) == (
+        assert (2, [f"claimed {INSTANCE}"] * 2, {retry.fire_id: DUE - 1_000, slow.fire_id: DUE},
+                str(DUE)) == (
             handed,
-            real_redis.exists(keys.fired(slow.fire_id)),
-            real_redis.exists(keys.fired(fire("RETRY").fire_id)),
+            [text(real_redis.get(keys.fired(f.fire_id))) for f in (retry, slow)],
+            {text(m): int(s) for m, s in real_redis.zrange(keys.inflight, 0, -1, withscores=True)},
             text(real_redis.hget(keys.last_fire, "SLOW")),
-            real_redis.hget(keys.last_fire, "RETRY"),
+        )  # fmt: skip
+
+    def test_hand_back_never_undoes_a_newer_leader(
+        self,
+        real_redis: redis.Redis,
+        keys: Keys,
+        make_dispatcher: Callable[..., Dispatcher],
+        release: threading.Event,
+    ) -> None:
+        """The lease went to a newer leader, which finished the fire (marker ``done``) and
+        fired a later instant: the old leader's hand-back deletes no marker and does not
+        roll last-fire back."""
+        endpoint = FakeEndpoint(blocking(release))
+        d = make_dispatcher(endpoint)
+        real_redis.hset(keys.last_fire, "TS-1", str(DUE - 60_000))
+        claim_one(d, fire())
+        d.submit(fire())
+        wait_until(lambda: len(endpoint.calls) == 1)
+        real_redis.set(keys.leader, '{"instance":"newer","epoch":1800000000001}')
+        real_redis.set(keys.fired(fire().fire_id), "done", keepttl=True)
+        real_redis.zrem(keys.inflight, fire().fire_id)
+        real_redis.hset(keys.last_fire, "TS-1", str(DUE + 60_000))
+        assert 1 == d.shutdown(0.1)
+        assert ("done", str(DUE + 60_000)) == (
+            text(real_redis.get(keys.fired(fire().fire_id))),
+            text(real_redis.hget(keys.last_fire, "TS-1")),
         )
 
     def test_finished_fires_are_kept(
         self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
     ) -> None:
-        """A fire that finished before shutdown is not handed back."""
+        """A fire that finished before shutdown is not handed back: done, out of
+        inflight."""
         d = make_dispatcher(FakeEndpoint())
         claim_one(d, fire())
         d.submit(fire())
         read_fires(real_redis, keys, 1)
         handed = d.shutdown(1.0)
-        assert (0, "done", str(DUE)) == (
+        assert (0, "done", str(DUE), 0) == (
             handed,
             text(real_redis.get(keys.fired(fire().fire_id))),
             text(real_redis.hget(keys.last_fire, "TS-1")),
+            real_redis.zcard(keys.inflight),
         )
 
     def test_no_submit_after_shutdown(self, make_dispatcher: Callable[..., Dispatcher]) -> None:
