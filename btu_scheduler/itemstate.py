@@ -44,13 +44,13 @@ end
 return 1
 """
 
-# KEYS: leader, cancelled. ARGV: token, then pairs of id and the ts it must still hold.
+# KEYS: leader, cancelled. ARGV: token, then pairs of id and a ts: the record ends when
+# the upsert it cancelled is not newer than that ts (a record made since is kept).
 _UNCANCEL = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 for i = 2, #ARGV, 2 do
-  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[2], ARGV[i])
-  end
+  local ts = tonumber(redis.call('HGET', KEYS[2], ARGV[i]))
+  if ts and ts <= tonumber(ARGV[i + 1]) then redis.call('HDEL', KEYS[2], ARGV[i]) end
 end
 return 1
 """
@@ -72,7 +72,8 @@ class ItemState:
                                 args=[token, item_id, ts])) == 1  # fmt: skip
 
     def drop_cancels(self, pairs: Iterable[tuple[str, int]], token: str) -> None:
-        """End the cancellations ``(id, ts)`` (a newer upsert or a reload replaced them)."""
+        """End the cancellations ``(id, ts)`` of upserts up to ``ts`` (a newer upsert or
+        a reload replaced them)."""
         keys = [self._keys.leader, self._keys.cancelled]
         for chunk in _chunks(list(pairs)):
             self._uncancel(keys=keys, args=[token, *_flat(chunk)])
