@@ -216,6 +216,10 @@ class Dispatcher:
         code = int(self._reclaim(keys=keys, args=args))
         return {1: CLAIMED, -1: FENCED}.get(code, ALREADY_FIRED)
 
+    @property
+    def claim_value(self) -> str:
+        return self._s.claim_value
+
     def in_flight(self) -> set[str]:
         """The fire_ids this process is still sending (claimed, not finished)."""
         with self._lock:

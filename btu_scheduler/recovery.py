@@ -8,9 +8,9 @@ The next leader, whatever its name, re-sends each of them on promotion and at st
 the request may or may not have reached the site, and the site's fire_id record makes a
 second one a ``duplicate`` (PROTOCOL.md "Firing" step 4).
 
-Only fires this process is sending itself are skipped (a leader that lost the lease and
-got it back keeps retrying its own). A restarted process has a new incarnation, so it
-recovers its predecessor's claims even under the same instance name.
+Only this process's own claims are skipped (it is sending them: a leader that lost the
+lease and got it back keeps retrying its own). A restarted process has a new
+incarnation, so it recovers its predecessor's claims even under the same instance name.
 
 Cost: one ``ZRANGEBYSCORE`` page per 500 unfinished fires and one ``MGET`` of their
 markers, whatever the number of items; entries older than grace + retry deadline (no
@@ -104,6 +104,8 @@ class Recovery:
             if marker is None or not marker.startswith(Marker.CLAIMED) or not fid.endswith(suffix):
                 finished.append(fid)  # answered, given up, or expired: nothing to do
                 continue
+            if marker == self._dispatcher.claim_value:
+                continue  # this process's own claim, about to be sent or just answered
             item_id = fid[: -len(suffix)]
             kind, task = self._describe(item_id)
             fire = Fire(item_id, kind, task, due)

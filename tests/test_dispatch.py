@@ -26,6 +26,7 @@ from btu_scheduler.dispatch import (
 )
 from btu_scheduler.engine import Fire
 from btu_scheduler.http import Result
+from btu_scheduler.recovery import Recovery
 from btu_scheduler.sender import ThreadedSender
 from btu_scheduler.stats import Stats
 from streams.keys import Keys, Outcome
@@ -543,3 +544,85 @@ class TestShutdown:
         d = make_dispatcher(endpoint)
         d.shutdown(0.5)
         assert (False, []) == (d.submit(fire()), endpoint.calls)
+
+
+# -- recovering unfinished claims (btu_scheduler/recovery.py) ------------------------
+
+HORIZON_MS = 600_000
+NOW = DUE + 1_000
+
+
+def recovery(d: Dispatcher, real_redis: redis.Redis, keys: Keys) -> Recovery:
+    return Recovery(real_redis, keys, d, HORIZON_MS, lambda _id: ("cron", "task"))
+
+
+def left_claimed(r: redis.Redis, keys: Keys, fire_id: str, due: int, marker: str) -> None:
+    r.set(keys.fired(fire_id), marker, px=60_000)
+    r.zadd(keys.inflight, {fire_id: due})
+
+
+def test_predecessor_under_the_same_name_is_recovered_own_claims_are_not(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Claims of an earlier process under the same instance name (another incarnation,
+    or an earlier version's ``claimed {instance}``) are re-sent; this process's own are
+    not."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint, incarnation="new")
+    left_claimed(real_redis, keys, f"TS-A@{DUE}", DUE, f"claimed {INSTANCE} old")
+    left_claimed(real_redis, keys, f"TS-B@{DUE}", DUE, f"claimed {INSTANCE}")
+    left_claimed(real_redis, keys, f"TS-C@{DUE}", DUE, f"claimed {INSTANCE} new")
+    assert 2 == recovery(d, real_redis, keys).run(TOKEN, NOW)
+    wait_until(lambda: len(endpoint.calls) == 2)
+    wait_until(lambda: real_redis.zcard(keys.inflight) == 1)
+    assert ({"TS-A", "TS-B"}, [f"TS-C@{DUE}"]) == (
+        {call[0] for call in endpoint.calls},
+        [text(m) for m in real_redis.zrange(keys.inflight, 0, -1)],
+    )
+
+
+def test_every_fire_of_one_item_is_recovered(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Several unfinished fires of the same item are all re-sent, not only the latest."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint)
+    dues = [DUE - 3_000, DUE - 2_000, DUE - 1_000, DUE]
+    for due in dues:
+        left_claimed(real_redis, keys, Fire("TS-1", "cron", "t", due).fire_id, due, "claimed x")
+    assert 4 == recovery(d, real_redis, keys).run(TOKEN, NOW)
+    wait_until(lambda: len(endpoint.calls) == 4)
+    assert dues == sorted(call[2] for call in endpoint.calls)
+
+
+def test_finished_expired_and_old_entries_are_dropped(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Entries whose marker says done, whose marker expired, or older than grace + retry
+    deadline are dropped without a request."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint)
+    left_claimed(real_redis, keys, f"TS-DONE@{DUE}", DUE, "done")
+    real_redis.zadd(keys.inflight, {f"TS-GONE@{DUE}": DUE})
+    old = NOW - HORIZON_MS - 1
+    left_claimed(real_redis, keys, f"TS-OLD@{old}", old, "claimed x")
+    assert (0, 0, []) == (
+        recovery(d, real_redis, keys).run(TOKEN, NOW),
+        real_redis.zcard(keys.inflight),
+        endpoint.calls,
+    )
+
+
+def test_fenced_recovery_sends_nothing(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """An instance that lost the lease recovers nothing and leaves the claim as it was."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint)
+    left_claimed(real_redis, keys, f"TS-F@{DUE}", DUE, "claimed x")
+    real_redis.set(keys.leader, '{"instance":"other","epoch":1}')
+    assert (0, [], "claimed x") == (
+        recovery(d, real_redis, keys).run(TOKEN, NOW),
+        endpoint.calls,
+        text(real_redis.get(keys.fired(f"TS-F@{DUE}"))),
+    )
