@@ -29,6 +29,7 @@ DEFAULT_CONFIG_PATH = Path("/etc/btu_scheduler/btu_scheduler.toml")
 ENV_PREFIX = "BTU_"
 MASK = "********"
 SECRET_SETTINGS = frozenset({"api_secret"})
+MARKER_MARGIN_S = 60.0
 URL_SETTINGS = frozenset({"redis_url", "frappe_url"})  # may carry a password
 
 
@@ -56,7 +57,7 @@ class Settings:
     retry_deadline_seconds: float = 300.0
     http_concurrency: int = 32
     max_backlog: int = 10_000
-    fired_ttl_seconds: int = 172_800
+    fired_ttl_seconds: int = 0  # 0: as long as a duplicate is possible (marker_ttl_seconds)
     fires_maxlen: int = 10_000
     # Redis reconnects
     reconnect_max_seconds: float = 10.0
@@ -67,6 +68,21 @@ class Settings:
         """How often the lease is renewed (and standbys try to take it): 2.5 renewals a
         lease, so one failed renewal is retried before the lease lapses."""
         return self.lease_seconds / 2.5
+
+    @property
+    def marker_ttl_seconds(self) -> float:
+        """Life of a ``fired:{fire_id}`` marker: ``fired_ttl_seconds`` when set, else as
+        long as a second claim of the fire is possible: a fire is claimed within grace of
+        its instant, retried until the retry deadline (a recovered one again, from its
+        recovery), its last attempt lasts up to the request timeout, plus a margin."""
+        if self.fired_ttl_seconds:
+            return float(self.fired_ttl_seconds)
+        return (
+            self.grace_seconds
+            + self.retry_deadline_seconds
+            + self.request_timeout_seconds
+            + MARKER_MARGIN_S
+        )
 
     def public(self) -> dict[str, Any]:
         """Every setting, with secrets masked: safe to print and to log."""
@@ -235,14 +251,17 @@ def _validate(s: Settings) -> None:
     positive = (
         "lease_seconds", "grace_seconds", "request_timeout_seconds", "retry_initial_seconds",
         "retry_max_seconds", "retry_deadline_seconds", "http_concurrency", "max_backlog",
-        "fired_ttl_seconds", "fires_maxlen", "reconnect_max_seconds", "shutdown_timeout_seconds",
+        "fires_maxlen", "reconnect_max_seconds", "shutdown_timeout_seconds",
     )  # fmt: skip
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")
     if s.lease_seconds < 0.3:
         raise ConfigError("setting 'lease_seconds' must be at least 0.3")
-    if s.fired_ttl_seconds < s.grace_seconds + s.retry_deadline_seconds:
+    if s.fired_ttl_seconds < 0:
+        raise ConfigError("setting 'fired_ttl_seconds' must be 0 (automatic) or more")
+    if 0 < s.fired_ttl_seconds < s.grace_seconds + s.retry_deadline_seconds:
         raise ConfigError(
-            "setting 'fired_ttl_seconds' must exceed grace_seconds + retry_deadline_seconds"
+            "setting 'fired_ttl_seconds' must exceed grace_seconds + retry_deadline_seconds "
+            "(or be 0: automatic)"
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -52,8 +53,9 @@ from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.stats import Stats
+from btu_scheduler.takeover import Takeover
 from streams.errors import CronError
-from streams.keys import Heartbeat, Keys, Marker, Outcome
+from streams.keys import Heartbeat, Keys, Outcome
 from streams.messages import ScheduleDelete, ScheduleUpsert
 from streams.publish import decode_state_value, decode_state_values, snapshot
 from streams.redisio import hgetall_text, text, xrevrange
@@ -79,6 +81,9 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.instance = settings.instance
+        # A new process is a new incarnation, even under the same instance name: its
+        # claims are told from its predecessor's, which it recovers (recovery.py).
+        self.incarnation = f"{os.getpid()}.{secrets.token_hex(3)}"
         self.keys = Keys(settings.site)
         self.clock = clock
         self.started_mono = time.monotonic()
@@ -120,12 +125,13 @@ class Daemon:
             sender,
             DispatchSettings(
                 instance=self.instance,
+                incarnation=self.incarnation,
                 concurrency=settings.http_concurrency,
                 max_backlog=settings.max_backlog,
                 retry_initial_s=settings.retry_initial_seconds,
                 retry_max_s=settings.retry_max_seconds,
                 retry_deadline_s=settings.retry_deadline_seconds,
-                fired_ttl_ms=int(settings.fired_ttl_seconds * 1000),
+                fired_ttl_ms=int(settings.marker_ttl_seconds * 1000),
                 fires_maxlen=settings.fires_maxlen,
             ),
             clock=clock,
@@ -134,11 +140,14 @@ class Daemon:
         self.lease = Lease(self.r, self.keys, self.instance, int(settings.lease_seconds * 1000))
         self.rpc = RpcHandler(self)
         self.reader = Reader(self)
+        self.takeover = Takeover(self)
         self.dead = DeadLetters(
             self.r, self.keys, self.instance, self.stats, self.now_ms, lambda: self.is_leader
         )
         self.lock = threading.Condition(threading.RLock())
         self.stopping = threading.Event()
+        self.lease_stop = threading.Event()  # set once the hand-back is done
+        self._lease_thread: threading.Thread | None = None
         self._lease_valid_until = 0.0
         self._lease_ticks = 0
         self._was_leader = False
@@ -169,6 +178,7 @@ class Daemon:
         self._install_signals()
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
         if not self._start():
+            self.lease_stop.set()
             return 0
         threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True).start()
         try:
@@ -185,7 +195,9 @@ class Daemon:
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # SIGHUP (a closed terminal, a supervisor's "stop" on some set-ups) is a clean stop
+        # too: never the abrupt death that is its default (docs/operations.md).
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda _s, _f: self.request_stop())
 
     def _start(self) -> bool:
@@ -193,6 +205,7 @@ class Daemon:
         lease thread starts before the load: a long load must not let the lease lapse."""
         backoff = Backoff(self.settings.reconnect_max_seconds)
         lease_thread = threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True)
+        self._lease_thread = lease_thread
         while not self.stopping.is_set():
             try:
                 self._lease_tick()
@@ -226,6 +239,7 @@ class Daemon:
         last_fire = {
             text(k): int(v) for k, v in self.r.hgetall(self.keys.last_fire).items() if v.isdigit()
         }
+        cancels = self.takeover.items.read_cancels()
         specs, bad = decode_state_values(snap.items)
         for item_id, raw, error in bad:
             self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
@@ -236,6 +250,8 @@ class Daemon:
 
         with self.lock:
             catch_up = self.engine.load(specs, last_fire, now, on_error=on_error)
+            cancelled, over = self.takeover.items.apply_cancels(self.engine, cancels)
+            catch_up = [fire for fire in catch_up if fire.id not in cancelled]
             self.last_id = snap.last_id
             self.rpc_id = rpc_info
         log.info(
@@ -246,7 +262,7 @@ class Daemon:
             last_id=snap.last_id,
             ms=round((time.perf_counter() - t0) * 1000, 1),
         )
-        self._recover_unfinished(last_fire, now)
+        self.takeover.after_load(over, last_fire, snap.items, now)
         if catch_up:
             with self.lock:
                 self._pending.extend(catch_up)
@@ -260,8 +276,13 @@ class Daemon:
 
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
+        # The lease is renewed until the hand-back is done, however long the requests in
+        # flight take: a standby must not take over fires that are still being sent.
         handed = self.dispatcher.shutdown(self.settings.shutdown_timeout_seconds)
         self.endpoint.close()
+        self.lease_stop.set()
+        if self._lease_thread is not None and self._lease_thread.is_alive():
+            self._lease_thread.join(timeout=BLOCKING_SOCKET_TIMEOUT_S)
         try:
             released = self.lease.release()
         except RedisError:
@@ -321,7 +342,7 @@ class Daemon:
     def _lease_loop(self) -> None:
         backoff = Backoff(min(self.settings.renew_seconds, self.settings.reconnect_max_seconds))
         wait = self.settings.renew_seconds
-        while not self.stopping.wait(wait):
+        while not self.lease_stop.wait(wait):
             try:
                 wait = self._lease_tick()
                 backoff.reset()
@@ -350,38 +371,24 @@ class Daemon:
         instant or a wake-up. Returns how many fires were handed to claiming."""
         if self._promoted and self.is_leader:
             self._promoted = False
-            self._on_promoted()
+            self.takeover.on_promoted()
         with self.lock:
             fires: list[Fire] = []
+            deleted = self.engine.take_deleted()
             if self.is_leader:
                 fires = _latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
                 self._pending = []
             self._view_armed = self.engine.armed.armed
             self._view_next_due = self.engine.next_due()
-            if not fires:
+            if not fires and not deleted:
                 if wait:
                     self.lock.wait(self._sleep_seconds())
                 return 0
-        self._claim_and_send(fires)
+        if deleted:
+            self.takeover.upkeep([], deleted)
+        if fires:
+            self._claim_and_send(fires)
         return len(fires)
-
-    def _on_promoted(self) -> None:
-        """A standby became leader: skip instants the previous leader already fired,
-        write the dead letters set aside, and finish fires the previous leader claimed
-        but never completed."""
-        try:
-            last_fire = {
-                text(k): int(v)
-                for k, v in self.r.hgetall(self.keys.last_fire).items()
-                if v.isdigit()
-            }
-            with self.lock:
-                skipped = self.engine.skip_fired(last_fire, self.now_ms())
-            log.info("promotion_reconciled", already_fired=skipped)
-            self.dead.flush()
-            self._recover_unfinished(last_fire, self.now_ms())
-        except REDIS_DOWN as e:
-            log.warning("promotion_recovery_failed", error=str(e))
 
     def _sleep_seconds(self) -> float | None:
         if not self.is_leader:
@@ -409,12 +416,12 @@ class Daemon:
                 self.stopping.wait(0.2)
                 return
             fenced: list[Fire] = []
-            for fire, code, previous in claimed:
+            for fire, code, _previous in claimed:
                 if code == CLAIMED:
                     if fire.missed:
                         self.dispatcher.record(fire, Outcome.MISSED, "late beyond grace")
                     else:
-                        self.dispatcher.submit(fire, previous)
+                        self.dispatcher.submit(fire)
                 elif code == DUPLICATE:
                     self.dispatcher.record(fire, Outcome.DUPLICATE, "already claimed")
                 elif code == ALREADY_FIRED:
@@ -437,34 +444,6 @@ class Daemon:
                 for f in _latest_per_item([*self._pending, *fires])
             ]
 
-    def _recover_unfinished(self, last_fire: dict[str, int], now: int) -> None:
-        """Re-send fires a dead instance claimed but never finished (the app
-        de-duplicates by fire_id, so a request that did go out is not enqueued twice)."""
-        token = self.lease.token
-        if token is None:
-            return
-        horizon = now - int(
-            (self.settings.grace_seconds + self.settings.retry_deadline_seconds) * 1000
-        )
-        recent = [(i, due) for i, due in last_fire.items() if due >= horizon]
-        for start in range(0, len(recent), CLAIM_CHUNK):
-            chunk = recent[start : start + CLAIM_CHUNK]
-            markers = self.r.mget([self.keys.fired(f"{i}@{due}") for i, due in chunk])
-            for (item_id, due), marker in zip(chunk, markers, strict=True):
-                if marker is None or not text(marker).startswith(Marker.CLAIMED):
-                    continue
-                if text(marker) == f"{Marker.CLAIMED} {self.instance}":
-                    continue
-                item = self.engine.armed.get(item_id)
-                kind = item.spec.kind if item else "cron"
-                task = item.spec.task if item else ""
-                fire = Fire(item_id, kind, task, due)
-                if self.dispatcher.reclaim(fire, token):
-                    log.warning(
-                        "fire_recovered", id=item_id, fire_id=fire.fire_id, marker=text(marker)
-                    )
-                    self.dispatcher.submit(fire)
-
     # -- things the RPC handler calls (engine lock held) ------------------------------
 
     def locked(self) -> threading.Condition:
@@ -481,7 +460,12 @@ class Daemon:
                 return None
             self.engine.apply(spec, now)
             self.lock.notify_all()
-            return self.engine.armed.get(item_id)
+            item = self.engine.armed.get(item_id)
+        self.takeover.upkeep([(item_id, spec.ts)], [])  # a reload ends a cancellation
+        return item
+
+    def cancel_item(self, item_id: str) -> bool:
+        return self.takeover.cancel(item_id)
 
     def resync(self) -> int:
         with self.lock:

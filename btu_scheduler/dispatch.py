@@ -5,15 +5,16 @@ Flow of one fire (PROTOCOL.md "Firing"):
 1. :meth:`Dispatcher.claim` runs one script call for a chunk of fires. It checks the
    fencing token (the lease value) once, then for each fire: a duplicate if its
    ``fired:{fire_id}`` marker exists, skipped if ``last-fire`` shows a later instant was
-   claimed, else it sets the marker and records the due in ``last-fire``; atomically.
+   claimed, else it sets the marker, records the due in ``last-fire`` and adds the
+   fire to ``inflight``; atomically.
 2. Claimed fires go to a :class:`~btu_scheduler.sender.Sender`: each attempt is one POST
    over keep-alive connections, many in flight at once, so a slow call never delays the
    others.
 3. Transient failures are retried with capped exponential backoff from a timer heap (no
    thread sleeps) until the retry deadline.
 4. Every outcome becomes one entry in ``btu:{site}:fires``; a single recorder thread
-   writes them in batches (one script call each) and marks the fire ``done`` or
-   ``failed``.
+   writes them in batches (one script call each), marks the fire ``done`` or
+   ``failed`` and takes it out of ``inflight``.
 
 Memory is bounded: beyond ``max_backlog`` unfinished fires, new ones are recorded as
 ``failed`` at once instead of queueing.
@@ -47,17 +48,18 @@ log = structlog.get_logger("btu_scheduler.dispatch")
 CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1
 
 # Claims a whole chunk of fires in one call (one command to pack, one reply to parse).
-# KEYS: leader, last-fire, then the fired marker of each fire.
+# KEYS: leader, last-fire, inflight, then the fired marker of each fire.
 # ARGV: token, ttl_ms, marker value when claimed, then per fire: id, due, missed (1/0),
-# and last the marker value of a missed fire.
+# fire_id, and last the marker value of a missed fire.
 # Returns {-1} when fenced; else per fire its code and previous last-fire: 0 duplicate
 # (the marker exists: record it); 2 already fired (a later instant was claimed, or this
-# one's marker has expired: stale, skip quietly); 1 claimed.
+# one's marker has expired: stale, skip quietly); 1 claimed. A claimed fire that is to be
+# sent is also added to inflight until its outcome is recorded.
 _CLAIM_MANY = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
 local out = {}
-for i = 3, #KEYS do
-  local a = 4 + (i - 3) * 3
+for i = 4, #KEYS do
+  local a = 4 + (i - 4) * 4
   local id, due = ARGV[a], ARGV[a + 1]
   local prev = redis.call('HGET', KEYS[2], id)
   if redis.call('EXISTS', KEYS[i]) == 1 then
@@ -66,7 +68,8 @@ for i = 3, #KEYS do
     out[#out + 1] = 2; out[#out + 1] = prev
   else
     local value = ARGV[3]
-    if ARGV[a + 2] == '1' then value = ARGV[4 + (#KEYS - 2) * 3] end
+    if ARGV[a + 2] == '1' then value = ARGV[4 + (#KEYS - 3) * 4]
+    else redis.call('ZADD', KEYS[3], due, ARGV[a + 3]) end
     redis.call('SET', KEYS[i], value, 'PX', ARGV[2])
     redis.call('HSET', KEYS[2], id, due)
     out[#out + 1] = 1; out[#out + 1] = prev or ''
@@ -75,38 +78,39 @@ end
 return out
 """
 
-# Writes a batch of outcomes in one call. KEYS: fires stream, then one fired marker per
-# record. ARGV: maxlen, then per record a JSON list of its field/value strings followed
-# by the new marker value ('' to leave the marker alone).
+# Writes a batch of outcomes in one call. KEYS: fires stream, inflight, then one fired
+# marker per record. ARGV: maxlen, then per record a JSON list of its field/value strings
+# followed by the new marker value ('' to leave the marker alone) and the fire_id. A new
+# marker value means the fire is finished: it leaves inflight.
 _RECORD_MANY = """
-for i = 2, #KEYS do
-  local rec = cjson.decode(ARGV[i])
+for i = 3, #KEYS do
+  local rec = cjson.decode(ARGV[i - 1])
+  local fid = table.remove(rec)
   local marker = table.remove(rec)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(rec))
-  if marker ~= '' then redis.call('SET', KEYS[i], marker, 'XX', 'KEEPTTL') end
+  if marker ~= '' then
+    redis.call('SET', KEYS[i], marker, 'XX', 'KEEPTTL')
+    redis.call('ZREM', KEYS[2], fid)
+  end
 end
-return #KEYS - 1
+return #KEYS - 2
 """
 
-# KEYS: leader, fired marker. ARGV: token, marker value, the "claimed" prefix.
-# Take over a fire another instance claimed but never finished (it died between claim
-# and answer).
+# KEYS: leader, fired marker, inflight. ARGV: token, marker value, the "claimed" prefix,
+# ttl_ms, fire_id, due. Take over a fire another incarnation claimed but never finished
+# (it died, or stopped and left it for us): fenced, and only while the marker still says
+# "claimed" (never over done/failed/missed). The marker gets a fresh expiry, since the
+# fire gets a fresh retry deadline.
 _RECLAIM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local v = redis.call('GET', KEYS[2])
-if not v or string.sub(v, 1, #ARGV[3]) ~= ARGV[3] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
-return 1
-"""
-
-# KEYS: fired marker, last-fire. ARGV: id, due, previous due ('' for none).
-# Undo a claim whose request was never answered, so the next leader fires it.
-_HAND_BACK = """
-if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
-  if ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[1])
-  else redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
+if not v or string.sub(v, 1, #ARGV[3]) ~= ARGV[3] then
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return 0
 end
-return redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+return 1
 """
 
 
@@ -118,20 +122,25 @@ class _Job:
     seq: int
     fire: Fire = field(compare=False)
     deadline: float = field(compare=False)  # monotonic
-    previous_due: str = field(compare=False, default="")
     attempt: int = field(compare=False, default=0)
 
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
     instance: str
+    incarnation: str = ""  # this process: tells its claims from a predecessor's
     concurrency: int = 32
     max_backlog: int = 10_000
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     retry_deadline_s: float = 300.0
-    fired_ttl_ms: int = 172_800_000
+    fired_ttl_ms: int = 670_000
     fires_maxlen: int = 10_000
+
+    @property
+    def claim_value(self) -> str:
+        """The marker of a fire this process claimed: ``claimed {instance} {incarnation}``."""
+        return f"{Marker.CLAIMED} {self.instance} {self.incarnation}".rstrip()
 
 
 OutcomeHook = Callable[[FireRecord, str], None]
@@ -159,7 +168,6 @@ class Dispatcher:
         self._claim_many = r.register_script(_CLAIM_MANY)
         self._record_many = r.register_script(_RECORD_MANY)
         self._reclaim = r.register_script(_RECLAIM)
-        self._hand_back = r.register_script(_HAND_BACK)
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self._unfinished: dict[int, _Job] = {}
@@ -183,13 +191,11 @@ class Dispatcher:
         ``(fire, code, previous_due)``. Raises RedisError when Redis is unreachable."""
         if not fires:
             return []
-        keys = [self._keys.leader, self._keys.last_fire]
+        keys = [self._keys.leader, self._keys.last_fire, self._keys.inflight]
         keys += [self._keys.fired(f.fire_id) for f in fires]
-        args: list[str | int] = [
-            token, self._s.fired_ttl_ms, f"{Marker.CLAIMED} {self._s.instance}"
-        ]  # fmt: skip
+        args: list[str | int] = [token, self._s.fired_ttl_ms, self._s.claim_value]
         for f in fires:
-            args += (f.id, f.due, "1" if f.missed else "0")
+            args += (f.id, f.due, "1" if f.missed else "0", f.fire_id)
         args.append(Marker.MISSED)
         reply = self._claim_many(keys=keys, args=args)
         if len(reply) == 1 and int(reply[0]) == FENCED:
@@ -199,14 +205,25 @@ class Dispatcher:
             for i, f in enumerate(fires)
         ]
 
-    def reclaim(self, fire: Fire, token: str) -> bool:
-        """Take over an unfinished claim left by a dead instance (the app de-duplicates)."""
-        value = f"{Marker.CLAIMED} {self._s.instance}"
-        code = self._reclaim(
-            keys=[self._keys.leader, self._keys.fired(fire.fire_id)],
-            args=[token, value, Marker.CLAIMED],
-        )
-        return int(code) == 1
+    def reclaim(self, fire: Fire, token: str) -> int:
+        """Take over an unfinished claim left by another incarnation (the app
+        de-duplicates). Returns :data:`CLAIMED`, :data:`FENCED`, or
+        :data:`ALREADY_FIRED` when the fire has finished after all (dropped from
+        inflight)."""
+        keys = [self._keys.leader, self._keys.fired(fire.fire_id), self._keys.inflight]
+        args: list[str | int] = [token, self._s.claim_value, Marker.CLAIMED, self._s.fired_ttl_ms,
+                fire.fire_id, fire.due]  # fmt: skip
+        code = int(self._reclaim(keys=keys, args=args))
+        return {1: CLAIMED, -1: FENCED}.get(code, ALREADY_FIRED)
+
+    @property
+    def claim_value(self) -> str:
+        return self._s.claim_value
+
+    def in_flight(self) -> set[str]:
+        """The fire_ids this process is still sending (claimed, not finished)."""
+        with self._lock:
+            return {job.fire.fire_id for job in self._unfinished.values()}
 
     # -- sending ------------------------------------------------------------------
 
@@ -215,10 +232,10 @@ class Dispatcher:
         with self._lock:
             return len(self._unfinished)
 
-    def submit(self, fire: Fire, previous_due: str = "") -> bool:
+    def submit(self, fire: Fire) -> bool:
         """Send a claimed fire; False (and a ``failed`` record) when the backlog is full."""
         now = time.monotonic()
-        job = _Job(now, next(self._seq), fire, now + self._s.retry_deadline_s, previous_due)
+        job = _Job(now, next(self._seq), fire, now + self._s.retry_deadline_s)
         with self._lock:
             full = len(self._unfinished) >= self._s.max_backlog or not self._accepting
             if not full:
@@ -354,21 +371,26 @@ class Dispatcher:
                     return
 
     def _write(self, batch: list[tuple[FireRecord, str | None]]) -> None:
-        keys = [self._keys.fires]
+        keys = [self._keys.fires, self._keys.inflight]
         args: list[str | int | bytes] = [self._s.fires_maxlen]
         for record, marker in batch:
             keys.append(self._keys.fired(record.fire_id))
             flat = [x for pair in record.encode().items() for x in pair]
-            flat.append(marker or "")
+            flat += (marker or "", record.fire_id)
             args.append(orjson.dumps(flat))
         self._record_many(keys=keys, args=args)
 
     # -- shutdown -----------------------------------------------------------------
 
     def shutdown(self, timeout_s: float) -> int:
-        """Stop accepting, let attempts in flight finish for up to ``timeout_s``, hand
-        back every fire that did not finish, flush the records. Returns how many fires
-        were handed back."""
+        """Stop accepting, let attempts in flight finish for up to ``timeout_s``, flush
+        the records, and hand back every fire that did not finish. Returns how many fires
+        were handed back.
+
+        Handing back changes nothing in Redis: an unfinished fire stays ``claimed`` in
+        ``inflight``, and the next leader re-sends it (:mod:`btu_scheduler.recovery`).
+        So a hand-back can never undo what a newer leader did (mark the fire ``done``,
+        move ``last-fire`` on), whether or not this instance still holds the lease."""
         with self._retry_cv:
             self._accepting = False
             self._stopping = True
@@ -383,21 +405,10 @@ class Dispatcher:
         with self._lock:
             left = list(self._unfinished.values())
             self._unfinished.clear()
-        handed = 0
         for job in left:
-            try:
-                self._hand_back(
-                    keys=[self._keys.fired(job.fire.fire_id), self._keys.last_fire],
-                    args=[job.fire.id, job.fire.due, job.previous_due],
-                )
-                handed += 1
-                log.info("fire_handed_back", id=job.fire.id, fire_id=job.fire.fire_id)
-            except RedisError as e:
-                log.error(
-                    "fire_hand_back_failed", id=job.fire.id, fire_id=job.fire.fire_id, error=str(e)
-                )
+            log.info("fire_handed_back", id=job.fire.id, fire_id=job.fire.fire_id)
         self._sender.close()
         self._records.put(None)
         for t in self._threads:
             t.join(timeout=max(0.1, deadline - time.monotonic()) + 2)
-        return handed
+        return len(left)

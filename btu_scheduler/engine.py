@@ -103,6 +103,7 @@ class Engine:
     def __init__(self, grace_ms: int) -> None:
         self.grace_ms = grace_ms
         self.armed = ArmedSet()
+        self._deleted: list[tuple[str, int]] = []  # (id, when) since take_deleted()
 
     # -- changes ---------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class Engine:
         """
         if isinstance(event, ScheduleDelete):
             removed = self.armed.remove(event.id)
+            self._deleted.append((event.id, now_ms))
             return Applied(event.id, "removed" if removed else "unknown", None)
         return self._upsert(event, now_ms)
 
@@ -148,6 +150,12 @@ class Engine:
             return spec.at  # in the past it is handled (fired or missed) on the next tick
         assert item.schedule is not None
         return item.schedule.next_after(now_ms)
+
+    def take_deleted(self) -> list[tuple[str, int]]:
+        """The ``(id, now_ms)`` of every delete applied since the last call (the leader
+        forgets their ``last-fire`` fields)."""
+        deleted, self._deleted = self._deleted, []
+        return deleted
 
     def cancel(self, item_id: str) -> bool:
         """Disarm an item until its next upsert; True when it was armed."""
@@ -235,6 +243,13 @@ class Engine:
             item.last_fired = due
             fires.append(self._decide(item, due, now_ms))
         return fires
+
+    def due_ids(self, now_ms: int) -> list[str]:
+        """The ids of the items due at ``now_ms``, changing nothing."""
+        due = self.armed.pop_due(now_ms)
+        for item, instant in due:
+            self.armed.set_due(item, instant)
+        return [item.id for item, _instant in due]
 
     def skip_fired(self, last_fire: Mapping[str, int], now_ms: int) -> int:
         """Re-arm, without firing, every due item whose ``last-fire`` shows its instant was

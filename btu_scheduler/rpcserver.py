@@ -46,6 +46,8 @@ class DaemonView(Protocol):
 
     def reload_item(self, item_id: str) -> Item | None: ...
 
+    def cancel_item(self, item_id: str) -> bool: ...
+
     def resync(self) -> int: ...
 
     def cluster_status(self) -> dict[str, Any]: ...
@@ -133,9 +135,7 @@ class RpcHandler:
 
     def cmd_cancel(self, arg: str | None) -> dict[str, Any]:
         item_id = _need_id(arg, "cancel")
-        with self.d.locked():
-            removed = self.d.engine.cancel(item_id)
-        return {"id": item_id, "removed": removed}
+        return {"id": item_id, "removed": self.d.cancel_item(item_id)}
 
     def cmd_next(self, arg: str | None) -> list[dict[str, Any]]:
         count = _count(arg, default=10)

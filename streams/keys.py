@@ -72,6 +72,18 @@ class Keys:
         return f"btu:{self.site}:last-fire"
 
     @property
+    def inflight(self) -> str:
+        """Sorted set (ours): fire_id -> due (ms) of every fire claimed and not finished,
+        so the next leader re-sends them all after a crash or a hand-back."""
+        return f"btu:{self.site}:inflight"
+
+    @property
+    def cancelled(self) -> str:
+        """Hash (ours): id -> ``ts`` of the upsert a ``cancel`` disarmed, honoured by
+        every later leader until the item's next upsert."""
+        return f"btu:{self.site}:cancelled"
+
+    @property
     def leader(self) -> str:
         """String: the active instance and its fencing epoch, with a lease."""
         return f"btu:{self.site}:leader"
@@ -177,7 +189,7 @@ REPUBLISH_PATH = "/api/method/btu.api.republish_all"
 class Marker:
     """Values of ``btu:{site}:fired:{fire_id}``: who claimed the fire and how it ended."""
 
-    CLAIMED = "claimed"  # followed by " {instance}"; the request may not have been sent
+    CLAIMED = "claimed"  # then " {instance} {incarnation}"; the request may not have been sent
     DONE = "done"  # the endpoint answered (enqueued or duplicate)
     FAILED = "failed"  # gave up (permanent error or retry deadline)
     MISSED = "missed"  # later than the grace period: recorded, not sent

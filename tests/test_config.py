@@ -49,7 +49,7 @@ class TestSources:
         s = load(env=BASE)
         assert (
             "erp.example.com", "redis://127.0.0.1:11000/0", "", "", "", "", "info", "auto",
-            5.0, 300.0, 10.0, 0.5, 30.0, 300.0, 32, 10_000, 172_800, 10_000, 10.0, 10.0,
+            5.0, 300.0, 10.0, 0.5, 30.0, 300.0, 32, 10_000, 0, 10_000, 10.0, 10.0,
         ) == (
             s.site, s.redis_url, s.frappe_url, s.api_key, s.api_secret, s.host_header,
             s.log_level, s.log_format, s.lease_seconds, s.grace_seconds,
@@ -57,6 +57,17 @@ class TestSources:
             s.retry_deadline_seconds, s.http_concurrency, s.max_backlog, s.fired_ttl_seconds,
             s.fires_maxlen, s.reconnect_max_seconds, s.shutdown_timeout_seconds,
         )  # fmt: skip
+
+    def test_marker_ttl_follows_grace_and_retry_deadline(self) -> None:
+        """By default a fired marker lives grace + retry deadline + request timeout + 60 s
+        (as long as a duplicate is possible), not days; an explicit setting wins."""
+        auto = load(env=BASE | {"BTU_GRACE_SECONDS": "120", "BTU_RETRY_DEADLINE_SECONDS": "60"})
+        fixed = load(env=BASE | {"BTU_FIRED_TTL_SECONDS": "86400"})
+        assert (670.0, 250.0, 86_400.0) == (
+            load(env=BASE).marker_ttl_seconds,
+            auto.marker_ttl_seconds,
+            fixed.marker_ttl_seconds,
+        )
 
     def test_default_instance_is_host_and_pid(self) -> None:
         """Without BTU_INSTANCE the instance name is host:pid."""
@@ -183,6 +194,7 @@ class TestValidation:
             ("BTU_HTTP_CONCURRENCY", "0", "http_concurrency"),
             ("BTU_MAX_BACKLOG", "lots", "max_backlog"),
             ("BTU_FIRED_TTL_SECONDS", "60", "fired_ttl_seconds"),
+            ("BTU_FIRED_TTL_SECONDS", "-1", "fired_ttl_seconds"),
             ("BTU_RETRY_DEADLINE_SECONDS", "", None),  # empty: default, no error
         ],
     )

@@ -71,6 +71,7 @@ def make_daemon(real_redis: redis.Redis, site: str, clock: FakeClock) -> Iterato
     yield make
     for daemon in made:
         daemon.stopping.set()
+        daemon.lease_stop.set()
         daemon.dispatcher.shutdown(1)
         daemon.lease.release()
 
@@ -167,3 +168,56 @@ def test_fires_deferred_while_redis_fails_coalesce_per_item(make_daemon: Any) ->
     daemon._defer([Fire("TS-1", "cron", "t", T0 + 1_000)])
     daemon._defer([Fire("TS-1", "cron", "t", T0 + 2_000)])
     assert {("TS-1", T0 + 2_000), ("TS-2", T0)} == {(f.id, f.due) for f in daemon._pending}
+
+
+def test_promotion_reads_last_fire_only_for_items_due(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    """Promotion looks up last-fire for the items due, never the whole hash (which holds
+    one field per item): it skips what the old leader fired and fires the rest."""
+    leader, standby = make_daemon("loop-c"), make_daemon("loop-d")
+    publish_upsert(real_redis, keys, spec("TS-P-1"))
+    publish_upsert(real_redis, keys, spec("TS-P-2"))
+    assert leader._start() and standby._start()
+    clock.advance(60)
+    real_redis.hset(keys.last_fire, "TS-P-1", T0 + 60_000)
+    read_whole: list[str] = []
+    hgetall = standby.r.hgetall
+
+    def spy(name: str) -> Any:
+        read_whole.append(name)
+        return hgetall(name)
+
+    standby.r.hgetall = spy  # type: ignore[method-assign]
+    leader.lease.release()
+    standby._lease_tick()
+    standby.step(wait=False)
+    wait_for(lambda: standby.endpoint.requests, 5)
+    assert ([("TS-P-2", T0 + 60_000)], []) == (
+        [(i, due) for i, _kind, due, _fid in standby.endpoint.requests],
+        [name for name in read_whole if name == keys.last_fire],
+    )
+
+
+def test_cancel_holds_across_a_restart_until_the_next_upsert(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    """A cancelled item is not armed (nor caught up) by the next daemon's start-up; its
+    next upsert, reloaded, arms it again and ends the record."""
+    first = make_daemon("loop-e")
+    publish_upsert(real_redis, keys, spec("TS-C-1"))
+    assert first._start()
+    assert first.cancel_item("TS-C-1")
+    first.lease.release()
+    clock.advance(90)
+    second = make_daemon("loop-f")
+    assert second._start()
+    second.step(wait=False)
+    item = second.engine.armed.get("TS-C-1")
+    assert (None, []) == (item.due if item else "gone", second.endpoint.requests)
+    publish_upsert(real_redis, keys, spec("TS-C-1", ts=T0 + 90_000))
+    second.reload_item("TS-C-1")
+    assert (T0 + 120_000, None) == (
+        second.engine.next_due(),
+        real_redis.hget(keys.cancelled, "TS-C-1"),
+    )

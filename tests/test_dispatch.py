@@ -26,6 +26,7 @@ from btu_scheduler.dispatch import (
 )
 from btu_scheduler.engine import Fire
 from btu_scheduler.http import Result
+from btu_scheduler.recovery import Recovery
 from btu_scheduler.sender import ThreadedSender
 from btu_scheduler.stats import Stats
 from streams.keys import Keys, Outcome
@@ -218,6 +219,19 @@ class TestClaim:
             text(real_redis.get(keys.fired(fire().fire_id))),
             0 < pttl <= TTL_MS,
         )
+
+    def test_claim_to_send_is_in_flight_until_recorded(
+        self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+    ) -> None:
+        """A claimed fire to be sent is in inflight (score: its due) until its outcome is
+        recorded; a missed one never is."""
+        d = make_dispatcher(FakeEndpoint())
+        d.claim([fire(), fire("TS-2", missed=True)], TOKEN)
+        claimed = {text(m): s for m, s in real_redis.zrange(keys.inflight, 0, -1, withscores=True)}
+        d.submit(fire())
+        read_fires(real_redis, keys, 1)
+        wait_until(lambda: real_redis.zcard(keys.inflight) == 0)
+        assert ({fire().fire_id: DUE}, 0) == (claimed, real_redis.zcard(keys.inflight))
 
     def test_missed_fire_marker(
         self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
@@ -453,46 +467,75 @@ class TestShutdown:
         make_dispatcher: Callable[..., Dispatcher],
         release: threading.Event,
     ) -> None:
-        """Unfinished fires are handed back: marker deleted, previous last-fire restored."""
-        slow = fire("SLOW")
+        """Unfinished fires are handed back by leaving them claimed in inflight for the
+        next leader: every one of them, not only the item's latest (two fires of one
+        item here), and last-fire is not moved back."""
+        slow, retry = fire("SLOW"), fire("SLOW", DUE - 1_000)
 
-        def answer(item_id: str, _due: int) -> Result:
-            if item_id == "SLOW":
+        def answer(_item_id: str, due: int) -> Result:
+            if due == DUE:
                 release.wait(5)
                 return Result(Outcome.ENQUEUED, http=200, job="late")
             return Result(Outcome.RETRYING, http=503)
 
         endpoint = FakeEndpoint(answer)
         d = make_dispatcher(endpoint, retry_initial_s=30.0, retry_max_s=30.0)
-        real_redis.hset(keys.last_fire, "SLOW", str(DUE - 60_000))
-        _, previous = claim_one(d, slow)
-        _, none_before = claim_one(d, fire("RETRY"))
-        d.submit(slow, previous)
-        d.submit(fire("RETRY"), none_before)
-        read_fires(real_redis, keys, 1)  # RETRY's first attempt is recorded
+        claim_one(d, retry)
+        claim_one(d, slow)
+        d.submit(retry)
+        d.submit(slow)
+        read_fires(real_redis, keys, 1)  # the earlier fire's first attempt is recorded
         wait_until(lambda: len(endpoint.calls) == 2)
         handed = d.shutdown(0.1)
-        assert (2, 0, 0, str(DUE - 60_000), None) == (
+        assert (2, [f"claimed {INSTANCE}"] * 2, {retry.fire_id: DUE - 1_000, slow.fire_id: DUE},
+                str(DUE)) == (
             handed,
-            real_redis.exists(keys.fired(slow.fire_id)),
-            real_redis.exists(keys.fired(fire("RETRY").fire_id)),
+            [text(real_redis.get(keys.fired(f.fire_id))) for f in (retry, slow)],
+            {text(m): int(s) for m, s in real_redis.zrange(keys.inflight, 0, -1, withscores=True)},
             text(real_redis.hget(keys.last_fire, "SLOW")),
-            real_redis.hget(keys.last_fire, "RETRY"),
+        )  # fmt: skip
+
+    def test_hand_back_never_undoes_a_newer_leader(
+        self,
+        real_redis: redis.Redis,
+        keys: Keys,
+        make_dispatcher: Callable[..., Dispatcher],
+        release: threading.Event,
+    ) -> None:
+        """The lease went to a newer leader, which finished the fire (marker ``done``) and
+        fired a later instant: the old leader's hand-back deletes no marker and does not
+        roll last-fire back."""
+        endpoint = FakeEndpoint(blocking(release))
+        d = make_dispatcher(endpoint)
+        real_redis.hset(keys.last_fire, "TS-1", str(DUE - 60_000))
+        claim_one(d, fire())
+        d.submit(fire())
+        wait_until(lambda: len(endpoint.calls) == 1)
+        real_redis.set(keys.leader, '{"instance":"newer","epoch":1800000000001}')
+        real_redis.set(keys.fired(fire().fire_id), "done", keepttl=True)
+        real_redis.zrem(keys.inflight, fire().fire_id)
+        real_redis.hset(keys.last_fire, "TS-1", str(DUE + 60_000))
+        assert 1 == d.shutdown(0.1)
+        assert ("done", str(DUE + 60_000)) == (
+            text(real_redis.get(keys.fired(fire().fire_id))),
+            text(real_redis.hget(keys.last_fire, "TS-1")),
         )
 
     def test_finished_fires_are_kept(
         self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
     ) -> None:
-        """A fire that finished before shutdown is not handed back."""
+        """A fire that finished before shutdown is not handed back: done, out of
+        inflight."""
         d = make_dispatcher(FakeEndpoint())
         claim_one(d, fire())
         d.submit(fire())
         read_fires(real_redis, keys, 1)
         handed = d.shutdown(1.0)
-        assert (0, "done", str(DUE)) == (
+        assert (0, "done", str(DUE), 0) == (
             handed,
             text(real_redis.get(keys.fired(fire().fire_id))),
             text(real_redis.hget(keys.last_fire, "TS-1")),
+            real_redis.zcard(keys.inflight),
         )
 
     def test_no_submit_after_shutdown(self, make_dispatcher: Callable[..., Dispatcher]) -> None:
@@ -501,3 +544,85 @@ class TestShutdown:
         d = make_dispatcher(endpoint)
         d.shutdown(0.5)
         assert (False, []) == (d.submit(fire()), endpoint.calls)
+
+
+# -- recovering unfinished claims (btu_scheduler/recovery.py) ------------------------
+
+HORIZON_MS = 600_000
+NOW = DUE + 1_000
+
+
+def recovery(d: Dispatcher, real_redis: redis.Redis, keys: Keys) -> Recovery:
+    return Recovery(real_redis, keys, d, HORIZON_MS, lambda _id: ("cron", "task"))
+
+
+def left_claimed(r: redis.Redis, keys: Keys, fire_id: str, due: int, marker: str) -> None:
+    r.set(keys.fired(fire_id), marker, px=60_000)
+    r.zadd(keys.inflight, {fire_id: due})
+
+
+def test_predecessor_under_the_same_name_is_recovered_own_claims_are_not(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Claims of an earlier process under the same instance name (another incarnation,
+    or an earlier version's ``claimed {instance}``) are re-sent; this process's own are
+    not."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint, incarnation="new")
+    left_claimed(real_redis, keys, f"TS-A@{DUE}", DUE, f"claimed {INSTANCE} old")
+    left_claimed(real_redis, keys, f"TS-B@{DUE}", DUE, f"claimed {INSTANCE}")
+    left_claimed(real_redis, keys, f"TS-C@{DUE}", DUE, f"claimed {INSTANCE} new")
+    assert 2 == recovery(d, real_redis, keys).run(TOKEN, NOW)
+    wait_until(lambda: len(endpoint.calls) == 2)
+    wait_until(lambda: real_redis.zcard(keys.inflight) == 1)
+    assert ({"TS-A", "TS-B"}, [f"TS-C@{DUE}"]) == (
+        {call[0] for call in endpoint.calls},
+        [text(m) for m in real_redis.zrange(keys.inflight, 0, -1)],
+    )
+
+
+def test_every_fire_of_one_item_is_recovered(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Several unfinished fires of the same item are all re-sent, not only the latest."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint)
+    dues = [DUE - 3_000, DUE - 2_000, DUE - 1_000, DUE]
+    for due in dues:
+        left_claimed(real_redis, keys, Fire("TS-1", "cron", "t", due).fire_id, due, "claimed x")
+    assert 4 == recovery(d, real_redis, keys).run(TOKEN, NOW)
+    wait_until(lambda: len(endpoint.calls) == 4)
+    assert dues == sorted(call[2] for call in endpoint.calls)
+
+
+def test_finished_expired_and_old_entries_are_dropped(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """Entries whose marker says done, whose marker expired, or older than grace + retry
+    deadline are dropped without a request."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint)
+    left_claimed(real_redis, keys, f"TS-DONE@{DUE}", DUE, "done")
+    real_redis.zadd(keys.inflight, {f"TS-GONE@{DUE}": DUE})
+    old = NOW - HORIZON_MS - 1
+    left_claimed(real_redis, keys, f"TS-OLD@{old}", old, "claimed x")
+    assert (0, 0, []) == (
+        recovery(d, real_redis, keys).run(TOKEN, NOW),
+        real_redis.zcard(keys.inflight),
+        endpoint.calls,
+    )
+
+
+def test_fenced_recovery_sends_nothing(
+    real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+) -> None:
+    """An instance that lost the lease recovers nothing and leaves the claim as it was."""
+    endpoint = FakeEndpoint()
+    d = make_dispatcher(endpoint)
+    left_claimed(real_redis, keys, f"TS-F@{DUE}", DUE, "claimed x")
+    real_redis.set(keys.leader, '{"instance":"other","epoch":1}')
+    assert (0, [], "claimed x") == (
+        recovery(d, real_redis, keys).run(TOKEN, NOW),
+        endpoint.calls,
+        text(real_redis.get(keys.fired(f"TS-F@{DUE}"))),
+    )

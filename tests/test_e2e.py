@@ -154,4 +154,5 @@ def test_typed_rpc_shortcuts_against_a_live_daemon(stack: Stack) -> None:
     ping = client.ping()
     assert ("typed", True, 1) == (ping.instance, ping.leader, ping.armed)
     assert ["TS-T-1"] == [n.id for n in client.next(3)]
-    assert (True, 1) == (client.cancel("TS-T-1").removed, client.resync())
+    # A cancel lasts until the item's next upsert: a resync keeps it (docs/protocol.md).
+    assert (True, 0) == (client.cancel("TS-T-1").removed, client.resync())

@@ -63,6 +63,10 @@ class FakeDaemon:
             self.engine.apply(spec, self.now)
             return self.engine.armed.get(item_id)
 
+    def cancel_item(self, item_id: str) -> bool:
+        with self.lock:
+            return self.engine.cancel(item_id)
+
     def resync(self) -> int:
         self.resyncs += 1
         with self.lock:
