@@ -11,7 +11,7 @@ from btu.core import roles
 from btu.core.frequency import FrequencySpec
 from btu.core.payloads import RUN_LATER, SCHEDULE
 from btu.permissions import require_doc_permission, require_roles
-from btu.services import config, desk, firing, publishing, run_later
+from btu.services import batch_firing, config, desk, firing, publishing, run_later
 
 
 @frappe.whitelist(methods=["POST"])
@@ -129,3 +129,11 @@ def requeue_failed_jobs(job_ids: str | list) -> dict:
 def delete_failed_jobs(from_date: str | None = None, to_date: str | None = None) -> dict:
     require_roles(roles.MANAGE)
     return desk.delete_failed(from_date, to_date)
+
+
+@frappe.whitelist(methods=["POST"])
+def enqueue_batch(**body) -> dict:
+    """The daemon fires several items at once (PROTOCOL.md "Batch firing (1.1)"):
+    ``{"results": [...]}``, one result per fire in request order."""
+    require_roles(roles.DAEMON)
+    return batch_firing.enqueue_batch(body)

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from btu.core.payloads import PENDING
 from streams.cron import compile_schedule
 from streams.errors import CronError
 from streams.keys import Kind
@@ -232,3 +233,56 @@ def manual_fire_id(uid: str | None = None) -> str:
 def base_job_id(fire_id: str) -> str:
     """The RQ job id BTU asks for (Frappe then prefixes ``{site}::``)."""
     return job_id_for(fire_id)
+
+
+def task_row_facts(task: str | None, task_row: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not task or not task_row:
+        return {"task_exists": False, "task_enabled": False, "task_queue": None, "max": None}
+    return {
+        "task_exists": True,
+        "task_enabled": bool(int(task_row.get("enabled") or 0)),
+        "task_queue": task_row.get("queue") or None,
+        "max": int(task_row.get("max_duration") or 0) or None,
+    }
+
+
+def schedule_facts(row: Mapping[str, Any], task_row: Mapping[str, Any] | None) -> ItemFacts:
+    """The facts of a Task Schedule from its row (name, task, enabled, queue_override,
+    cron_expression, time_zone) and its task's row (enabled, queue, max_duration)."""
+    t = task_row_facts(row.get("task"), task_row)
+    return ItemFacts(
+        kind=Kind.CRON,
+        name=row["name"],
+        task=row.get("task") or None,
+        enabled=bool(int(row.get("enabled") or 0)),
+        task_exists=t["task_exists"],
+        task_enabled=t["task_enabled"],
+        function_path=None,
+        queue=row.get("queue_override") or None,
+        task_queue=t["task_queue"],
+        max_duration_s=t["max"],
+        cron=row.get("cron_expression") or "",
+        tz=row.get("time_zone") or "",
+    )
+
+
+def run_later_facts(
+    row: Mapping[str, Any], task_row: Mapping[str, Any] | None, at_ms: int | None
+) -> ItemFacts:
+    """The facts of a Run Later item from its row (name, task, function_path, status,
+    queue, max_duration), its task's row and its instant ``at_ms``."""
+    t = task_row_facts(row.get("task"), task_row)
+    return ItemFacts(
+        kind=Kind.ONCE,
+        name=row["name"],
+        task=row.get("task") or None,
+        enabled=row.get("status") == PENDING,
+        task_exists=t["task_exists"],
+        task_enabled=t["task_enabled"],
+        function_path=row.get("function_path") or None,
+        queue=row.get("queue") or None,
+        task_queue=t["task_queue"],
+        max_duration_s=int(row.get("max_duration") or 0) or t["max"],
+        status=row.get("status") or "",
+        at_ms=at_ms,
+    )

@@ -26,3 +26,18 @@ def series_counter(autoname: str, name: str) -> tuple[str, int] | None:
     if not digits.isdigit() or len(digits) < width:
         return None
     return prefix, int(digits)
+
+
+def series_of(autoname: str) -> tuple[str, int] | None:
+    """The Series key and number width of an old-style expression (``TL-.########`` ->
+    ``("TL-", 8)``); None for any other naming."""
+    match = _EXPRESSION.match(autoname or "")
+    if not match:
+        return None
+    return match["prefix"], len(match["hashes"])
+
+
+def series_names(prefix: str, width: int, last: int, count: int) -> list[str]:
+    """The ``count`` names after number ``last`` of a series, as Frappe formats them
+    (``"%0{width}d"``: wider numbers are not cut)."""
+    return [f"{prefix}{number:0{width}d}" for number in range(last + 1, last + 1 + count)]

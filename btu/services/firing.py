@@ -40,69 +40,32 @@ def _existing(fire_id: str):
     return frappe.db.get_value(LOG, {"fire_id": fire_id}, ["name", "job_id"], as_dict=True)
 
 
+TASK_FIELDS = ["enabled", "queue", "max_duration"]
+SCHEDULE_FIELDS = ["name", "task", "enabled", "queue_override", "cron_expression", "time_zone"]
+RUN_LATER_FIELDS = ["name", "task", "function_path", "status", "queue", "max_duration", "run_at"]
+
+
+def _task_row(task: str | None):
+    return frappe.db.get_value("BTU Task", task, TASK_FIELDS, as_dict=True) if task else None
+
+
 def _task_facts(task: str | None) -> dict:
-    if not task:
-        return {"task_exists": False, "task_enabled": False, "task_queue": None, "max": None}
-    row = frappe.db.get_value("BTU Task", task, ["enabled", "queue", "max_duration"], as_dict=True)
-    if not row:
-        return {"task_exists": False, "task_enabled": False, "task_queue": None, "max": None}
-    return {
-        "task_exists": True,
-        "task_enabled": bool(row.enabled),
-        "task_queue": row.queue,
-        "max": int(row.max_duration or 0) or None,
-    }
+    return firing.task_row_facts(task, _task_row(task))
+
+
+def run_at_ms(run_at) -> int | None:
+    return to_epoch_ms(run_at, get_system_timezone()) if run_at else None
 
 
 def item_facts(kind: str, name: str) -> firing.ItemFacts | None:
     """What the database says about the fired item, or None when it does not exist."""
     if kind == Kind.CRON:
-        row = frappe.db.get_value(
-            SCHEDULE,
-            name,
-            ["name", "task", "enabled", "queue_override", "cron_expression", "time_zone"],
-            as_dict=True,
-        )
-        if not row:
-            return None
-        t = _task_facts(row.task)
-        return firing.ItemFacts(
-            kind=Kind.CRON,
-            name=row.name,
-            task=row.task,
-            enabled=bool(row.enabled),
-            task_exists=t["task_exists"],
-            task_enabled=t["task_enabled"],
-            function_path=None,
-            queue=row.queue_override,
-            task_queue=t["task_queue"],
-            max_duration_s=t["max"],
-            cron=row.cron_expression or "",
-            tz=row.time_zone or "",
-        )
-    row = frappe.db.get_value(
-        RUN_LATER,
-        name,
-        ["name", "task", "function_path", "status", "queue", "max_duration", "run_at"],
-        as_dict=True,
-    )
+        row = frappe.db.get_value(SCHEDULE, name, SCHEDULE_FIELDS, as_dict=True)
+        return firing.schedule_facts(row, _task_row(row.task)) if row else None
+    row = frappe.db.get_value(RUN_LATER, name, RUN_LATER_FIELDS, as_dict=True)
     if not row:
         return None
-    t = _task_facts(row.task)
-    return firing.ItemFacts(
-        kind=Kind.ONCE,
-        name=row.name,
-        task=row.task,
-        enabled=row.status == PENDING,
-        task_exists=t["task_exists"],
-        task_enabled=t["task_enabled"],
-        function_path=row.function_path,
-        queue=row.queue,
-        task_queue=t["task_queue"],
-        max_duration_s=int(row.max_duration or 0) or t["max"],
-        status=row.status,
-        at_ms=to_epoch_ms(row.run_at, get_system_timezone()) if row.run_at else None,
-    )
+    return firing.run_later_facts(row, _task_row(row.task), run_at_ms(row.run_at))
 
 
 def _new_log(fire_id: str, plan: firing.FirePlan, **links) -> "frappe.model.document.Document":
