@@ -3,7 +3,8 @@ only the Task Log's name) and ``on_job_failure`` (RQ's failure callback).
 
 A run: the function's declaration and the Run As user are checked again (a path saved
 before BTU required declarations, or an app uninstalled since, fails here and runs
-nothing), the Queued log becomes In Progress (committed, start emails queued), the
+nothing), the Queued log becomes In Progress (committed; start emails queued when a
+recipient asked for them), the
 function runs as the task's "Run As" user with stdout/stderr captured, the task's own
 database writes are committed on success and rolled back (to a savepoint taken just
 before the call) on failure, and the log ends
@@ -27,7 +28,7 @@ from btu.core.arguments import ArgumentsError, format_arguments, merge_arguments
 from btu.core.callables import CallableError, resolve
 from btu.core.rq_jobs import task_log_of
 from btu.exceptions import TaskFailed
-from btu.services import config, logs, notifications, txn
+from btu.services import config, log_write, logs, notifications, txn
 
 LOG = "BTU Task Log"
 IN_PROGRESS = "In Progress"
@@ -89,8 +90,11 @@ def _worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _start(log, target: Target) -> None:
-    log.db_set(
+def _start(log, target: Target, rows: list[dict]) -> None:
+    """In Progress, committed before the task runs; start emails only when a recipient
+    asked for them (and one more commit only then)."""
+    log_write.write(
+        log,
         {
             "status": IN_PROGRESS,
             "started": now_datetime(),
@@ -98,15 +102,18 @@ def _start(log, target: Target) -> None:
             "arguments": format_arguments(target.args),
             "run_as": target.run_as,
             "worker": _worker(),
-        }
+        },
     )
     txn.commit()
-    notifications.send(log, notify.START)
-    txn.commit()
+    if notifications.send(log, notify.START, rows):
+        txn.commit()
 
 
-def _finish(log, outcome: capture.RunOutcome) -> None:
-    log.db_set(
+def _finish(log, outcome: capture.RunOutcome, rows: list[dict]) -> None:
+    """The outcome, committed (Frappe rolls back after a job that raises); emails only
+    when a recipient asked for this outcome's."""
+    log_write.write(
+        log,
         {
             "status": outcome.status,
             "ended": now_datetime(),
@@ -116,13 +123,12 @@ def _finish(log, outcome: capture.RunOutcome) -> None:
             "result": outcome.result,
             "traceback": outcome.traceback,
             "error": outcome.error,
-        }
+        },
     )
     logs.record_outcome(log)
     txn.commit()
     event = notify.event_for_status(outcome.status)
-    if event:
-        notifications.send(log, event)
+    if event and notifications.send(log, event, rows):
         txn.commit()
 
 
@@ -142,10 +148,12 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def run_task(task_log: str) -> None:
     """Run the task of ``task_log`` (a BTU Task Log name) in this worker."""
-    if not frappe.db.exists(LOG, task_log):
+    try:
+        log = frappe.get_doc(LOG, task_log)
+    except frappe.DoesNotExistError:
+        frappe.clear_last_message()
         frappe.logger("btu").warning(f"btu: task log {task_log} is gone; nothing to run")
         return
-    log = frappe.get_doc(LOG, task_log)
     if not housekeeping.run_is_due(log.status):
         frappe.logger("btu").info(f"btu: {task_log} is {log.status}; not running it again")
         return
@@ -159,10 +167,11 @@ def run_task(task_log: str) -> None:
         refused = {"started": now_datetime()}
         if target is not None:
             refused.update(function_path=target.path, run_as=target.run_as or None)
-        log.db_set(refused)
+        log_write.write(log, refused)
         logs.close(log.name, "Failed", reason)
         raise TaskFailed(f"{log.name}: {reason}") from e
-    _start(log, target)
+    rows = notifications.recipient_rows(log.task)
+    _start(log, target, rows)
     previous_user = frappe.session.user
     frappe.set_user(target.run_as)
     frappe.db.savepoint(SAVEPOINT)
@@ -172,7 +181,7 @@ def run_task(task_log: str) -> None:
         frappe.set_user(previous_user)
     if outcome.exception is not None:
         _undo_task_writes()
-    _finish(log, outcome)
+    _finish(log, outcome, rows)
     if outcome.status == capture.TIMEOUT and outcome.exception is not None:
         raise outcome.exception
     if outcome.exception is not None:

@@ -6,7 +6,7 @@ from frappe.utils import now_datetime, time_diff_in_seconds
 
 from btu.core import notify
 from btu.core.payloads import DONE, FAILED, RUN_LATER, SCHEDULE
-from btu.services import notifications, publishing, txn
+from btu.services import log_write, notifications, publishing, txn
 
 LOG = "BTU Task Log"
 UNFINISHED = ("Queued", "In Progress")
@@ -15,9 +15,10 @@ UNFINISHED = ("Queued", "In Progress")
 def record_outcome(log) -> None:
     """Last run and outcome on the task and schedule; final status of a run-later item."""
     values = {"last_run": log.started or log.ended, "last_outcome": log.status}
-    if log.task and frappe.db.exists("BTU Task", log.task):
+    # An UPDATE of a task or schedule deleted since changes nothing.
+    if log.task:
         frappe.db.set_value("BTU Task", log.task, values, update_modified=False)
-    if log.schedule and frappe.db.exists(SCHEDULE, log.schedule):
+    if log.schedule:
         frappe.db.set_value(SCHEDULE, log.schedule, values, update_modified=False)
     if log.run_later and frappe.db.exists(RUN_LATER, log.run_later):
         status = DONE if log.status == "Success" else FAILED
@@ -32,18 +33,18 @@ def close(name: str, status: str, reason: str) -> bool:
     if log is None or log.status not in UNFINISHED:
         return False
     ended = now_datetime()
-    log.db_set(
+    log_write.write(
+        log,
         {
             "status": status,
             "ended": ended,
             "duration": time_diff_in_seconds(ended, log.started) if log.started else 0,
             "error": reason,
-        }
+        },
     )
     record_outcome(log)
     txn.commit()
     event = notify.event_for_status(status)
-    if event:
-        notifications.send(log, event)
+    if event and notifications.send(log, event):
         txn.commit()
     return True

@@ -4,7 +4,7 @@ import frappe
 from frappe.utils import get_url_to_form
 
 from btu.core import notify
-from btu.services import config
+from btu.services import config, log_write
 
 CHILD = "BTU Task Notification"
 
@@ -42,12 +42,13 @@ def _facts(log) -> notify.RunFacts:
     )
 
 
-def send(log, event: str) -> None:
-    """Queue the email for ``event`` of ``log`` to every recipient who asked for it; a
-    mail problem is noted on the log, never raised."""
-    recipients = notify.recipients_for(event, recipient_rows(log.task))
+def send(log, event: str, rows: list[dict] | None = None) -> bool:
+    """Queue the email for ``event`` of ``log`` to every recipient who asked for it (the
+    task's recipient ``rows`` when the caller already has them); a mail problem is noted
+    on the log, never raised. False when nobody listens for ``event`` (nothing written)."""
+    recipients = notify.recipients_for(event, recipient_rows(log.task) if rows is None else rows)
     if not recipients:
-        return
+        return False
     subject, message = notify.compose(event, _facts(log))
     try:
         frappe.sendmail(
@@ -62,4 +63,5 @@ def send(log, event: str) -> None:
     except (frappe.OutgoingEmailError, frappe.ValidationError) as e:
         frappe.clear_last_message()
         note = f"{event} email not sent: {e}"
-        log.db_set("email_notes", "\n".join(filter(None, [log.email_notes, note])))
+        log_write.write(log, {"email_notes": "\n".join(filter(None, [log.email_notes, note]))})
+    return True
