@@ -7,7 +7,7 @@ takes a :func:`snapshot` sees either both or neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -64,6 +64,14 @@ def publish_all(
     stale = [i for i in stale if _valid_id(i)]
     events: list[ScheduleUpsert | ScheduleDelete] = [ScheduleDelete(id=i, ts=ts) for i in stale]
     events.extend(items)
+    publish_events(r, keys, events)
+    return PublishAllResult(upserts=len(items), deletes=len(stale))
+
+
+def publish_events(r: Redis, keys: Keys, events: Sequence[ScheduleUpsert | ScheduleDelete]) -> None:
+    """Publish ``events`` in order, up to :data:`BULK_CHUNK` per MULTI/EXEC: each
+    stream entry with its state-hash change, as :func:`publish_upsert` and
+    :func:`publish_delete` do one by one."""
     for start in range(0, len(events), BULK_CHUNK):
         pipe = r.pipeline(transaction=True)
         for event in events[start : start + BULK_CHUNK]:
@@ -74,7 +82,6 @@ def publish_all(
             else:
                 pipe.hdel(keys.state, event.id)
         pipe.execute()
-    return PublishAllResult(upserts=len(items), deletes=len(stale))
 
 
 def _valid_id(item_id: str) -> bool:

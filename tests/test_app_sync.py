@@ -5,7 +5,13 @@ from __future__ import annotations
 import orjson
 import redis
 
-from btu.core.sync import diff_state, publish_if_changed, repair_state, same_item
+from btu.core.sync import (
+    diff_state,
+    publish_changed,
+    publish_if_changed,
+    repair_state,
+    same_item,
+)
 from streams.keys import Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert
 from streams.publish import publish_upsert
@@ -118,4 +124,32 @@ class TestPublishIfChanged:
     def test_delete_of_unknown_item_is_silent(self, fake_redis: redis.Redis, keys: Keys) -> None:
         """Deleting an item Redis never had writes nothing."""
         assert publish_if_changed(fake_redis, keys, ScheduleDelete(id="RL-1", ts=TS)) is False
+        assert 0 == fake_redis.xlen(keys.schedules)
+
+
+class TestPublishChanged:
+    def test_only_changes_are_published_in_order(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """Of many events, only those that change the hash are published, in order: a new
+        item, a changed one and a delete of a known one; not an unchanged item nor a
+        delete of an unknown one."""
+        publish_upsert(fake_redis, keys, cron("TS-1"))
+        publish_upsert(fake_redis, keys, cron("TS-2"))
+        publish_upsert(fake_redis, keys, cron("TS-3"))
+        events = [
+            cron("TS-1", ts=TS + 1),
+            cron("TS-2", enabled=False),
+            ScheduleDelete(id="TS-3", ts=TS),
+            ScheduleDelete(id="RL-9", ts=TS),
+            cron("TS-4"),
+        ]
+        assert 3 == publish_changed(fake_redis, keys, events)
+        assert [("upsert", "TS-2"), ("delete", "TS-3"), ("upsert", "TS-4")] == stream_ops(
+            fake_redis, keys
+        )[3:]
+        assert {"TS-1", "TS-2", "TS-4"} == set(state(fake_redis, keys))
+        assert "0" == state(fake_redis, keys)["TS-2"]["enabled"]
+
+    def test_nothing_to_publish(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """No events: no round trip and nothing written."""
+        assert 0 == publish_changed(fake_redis, keys, [])
         assert 0 == fake_redis.xlen(keys.schedules)

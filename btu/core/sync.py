@@ -8,7 +8,7 @@ it only records when an entry was published.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -16,7 +16,7 @@ from redis import Redis
 
 from streams.keys import F, Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert
-from streams.publish import publish_all, publish_delete, publish_upsert
+from streams.publish import publish_all, publish_delete, publish_events, publish_upsert
 from streams.redisio import text
 
 # Beyond this many differences one bulk publish_all is cheaper than item by item.
@@ -101,3 +101,20 @@ def publish_if_changed(r: Redis, keys: Keys, event: ScheduleUpsert | ScheduleDel
         return False
     publish_delete(r, keys, event)
     return True
+
+
+def _changes(raw: bytes | str | None, event: ScheduleUpsert | ScheduleDelete) -> bool:
+    if isinstance(event, ScheduleUpsert):
+        return not same_item(raw, event)
+    return raw is not None
+
+
+def publish_changed(r: Redis, keys: Keys, events: Sequence[ScheduleUpsert | ScheduleDelete]) -> int:
+    """:func:`publish_if_changed` for many events in two round trips (one HMGET, one
+    MULTI/EXEC); returns how many were published."""
+    if not events:
+        return 0
+    raws = r.hmget(keys.state, [e.id for e in events])
+    changed = [e for e, raw in zip(events, raws, strict=True) if _changes(raw, e)]
+    publish_events(r, keys, changed)
+    return len(changed)

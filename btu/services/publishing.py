@@ -82,6 +82,38 @@ def _forget() -> None:
     setattr(frappe.local, _PENDING, None)
 
 
+def current_events(items) -> list[Event]:
+    """:func:`current_event` of many ``(doctype, name)`` items, in their order, with one
+    query per doctype and one for the tasks."""
+    rows: dict[tuple[str, str], frappe._dict] = {}
+    for doctype in {d for d, _n in items}:
+        names = sorted({n for d, n in items if d == doctype})
+        for row in frappe.get_all(
+            doctype, filters={"name": ["in", names]}, fields=list(_fields(doctype))
+        ):
+            # The database compares names without case, as get_value would.
+            rows[(doctype, row.name.lower())] = row
+    tasks = sorted({row.get("task") for row in rows.values() if row.get("task")})
+    enabled = (
+        {
+            t.name.lower(): bool(t.enabled)
+            for t in frappe.get_all(
+                "BTU Task", filters={"name": ["in", tasks]}, fields=["name", "enabled"]
+            )
+        }
+        if tasks
+        else {}
+    )
+    tz, ts = get_system_timezone(), now_ms()
+    events = []
+    for doctype, name in items:
+        row = rows.get((doctype, name.lower()))
+        task = row.get("task") if row else None
+        task_enabled = enabled.get(task.lower(), False) if task else bool(row)
+        events.append(event_for(doctype, row, name, task_enabled, tz, ts))
+    return events
+
+
 def _flush() -> None:
     pending = getattr(frappe.local, _PENDING, None) or set()
     setattr(frappe.local, _PENDING, None)
@@ -89,8 +121,7 @@ def _flush() -> None:
         return
     try:
         r, keys = get_redis(), site_keys()
-        for doctype, name in sorted(pending):
-            sync.publish_if_changed(r, keys, current_event(doctype, name))
+        sync.publish_changed(r, keys, current_events(sorted(pending)))
     except REDIS_ERRORS as e:
         # The save is committed; the hourly heal_state (or the form's confirmation)
         # publishes it once Redis is back.

@@ -220,3 +220,26 @@ class TestEnqueueBatch(FrappeTestCase):
         user = make_user("btu-test-batch-nobody@example.com")
         with acting_as(user), self.assertRaises(frappe.PermissionError):
             api.enqueue_batch(fires=[request(self.schedule.name, DUE)])
+
+
+class TestPublishMany(FrappeTestCase):
+    def test_current_events_match_one_by_one(self):
+        """The events published after a batch's commit, built with a few queries, are the
+        ones built item by item: schedules, run-later items (Pending, In Flight, with a
+        disabled task), and a deleted item."""
+        from btu.services import publishing
+
+        task = make_task()
+        off = make_task(enabled=0)
+        items = [
+            ("BTU Task Schedule", make_schedule(task.name).name),
+            ("BTU Task Schedule", make_schedule(off.name).name),
+            ("BTU Run Later", make_run_later(task=task.name).name),
+            ("BTU Run Later", make_run_later(task=off.name).name),
+            ("BTU Run Later", make_run_later(function_path="btu.samples.hello").name),
+            ("BTU Run Later", "RL-99999999"),
+        ]
+        frappe.db.set_value("BTU Run Later", items[2][1], "status", "In Flight")
+        with patch("btu.services.publishing.now_ms", return_value=DUE):
+            one_by_one = [publishing.current_event(d, n) for d, n in items]
+            self.assertEqual(one_by_one, publishing.current_events(items))
