@@ -8,8 +8,8 @@ import frappe
 from frappe import _
 
 from btu.core import roles
+from btu.core.doctypes import RUN_LATER, SCHEDULE
 from btu.core.frequency import FrequencySpec
-from btu.core.payloads import RUN_LATER, SCHEDULE
 from btu.permissions import require_doc_permission, require_roles
 from btu.services import batch_firing, config, desk, firing, publishing, run_later
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from btu.core.doctypes import RUN_LATER, SCHEDULE
 from btu.core.payloads import (
-    RUN_LATER,
-    SCHEDULE,
     event_for,
     run_later_event,
     schedule_upsert,

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from btu.core.payloads import PENDING
+from btu.core.doctypes import PENDING
 from streams.cron import compile_schedule
 from streams.errors import CronError
 from streams.keys import Kind

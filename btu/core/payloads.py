@@ -13,21 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from btu.core.doctypes import PENDING, RUN_LATER, RUN_LATER_KEPT, SCHEDULE
 from btu.core.timeconv import to_epoch_ms
 from streams.keys import Kind
 from streams.messages import ScheduleDelete, ScheduleUpsert
-
-SCHEDULE = "BTU Task Schedule"
-RUN_LATER = "BTU Run Later"
-
-PENDING = "Pending"
-IN_FLIGHT = "In Flight"
-DONE = "Done"
-FAILED = "Failed"
-CANCELLED = "Cancelled"
-RUN_LATER_STATUSES = (PENDING, IN_FLIGHT, DONE, FAILED, CANCELLED)
-# Statuses whose item stays in the state hash.
-RUN_LATER_KEPT = frozenset({PENDING, IN_FLIGHT})
 
 MAX_TASK_FIELD = 140
 

@@ -22,7 +22,7 @@ from frappe.utils import get_system_timezone, now_datetime
 from frappe.utils.background_jobs import create_job_id
 
 from btu.core import batch, firing, naming
-from btu.core.payloads import IN_FLIGHT, PENDING, RUN_LATER, SCHEDULE
+from btu.core.doctypes import IN_FLIGHT, PENDING, RUN_LATER, SCHEDULE
 from btu.exceptions import BadFireRequest
 from btu.redis_conn import REDIS_ERRORS
 from btu.services import config, publishing, rq_batch, txn

@@ -5,7 +5,6 @@ from frappe.utils import cint, get_system_timezone
 from frappe.utils.background_jobs import get_queues_timeout
 
 from btu.core.callables import HOOK, Registry, build_registry
-from btu.core.firing import DEFAULT_LATE_LIMIT_S
 
 CONFIG = "BTU Configuration"
 DEFAULT_RETENTION_DAYS = 30
@@ -54,4 +53,8 @@ def runnable(extra_text: str | None = None) -> Registry:
 
 def late_fire_limit_ms() -> int:
     """How old a scheduled fire may be when it reaches the site (BTU Configuration)."""
+    # Imported here: btu.core.firing brings the cron engine, which the runner (every RQ
+    # work horse imports this module) does not need.
+    from btu.core.firing import DEFAULT_LATE_LIMIT_S
+
     return 1000 * (cint(get("late_fire_limit_seconds")) or DEFAULT_LATE_LIMIT_S)

@@ -14,7 +14,7 @@ from frappe.utils import get_system_timezone
 from frappe.utils.background_jobs import create_job_id
 
 from btu.core import firing
-from btu.core.payloads import IN_FLIGHT, PENDING, RUN_LATER, SCHEDULE
+from btu.core.doctypes import IN_FLIGHT, PENDING, RUN_LATER, SCHEDULE
 from btu.core.rq_jobs import RUNNER
 from btu.core.timeconv import from_epoch_ms, to_epoch_ms
 from btu.exceptions import BadFireRequest, ItemDisabled, ItemNotFound, QueueUnavailable

@@ -7,8 +7,8 @@ from frappe.utils.background_jobs import get_redis_conn
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from btu.core.doctypes import CANCELLED, DONE, FAILED
 from btu.core.housekeeping import LogFacts, SweepPolicy, retention_cutoff, sweep_verdict
-from btu.core.payloads import CANCELLED, DONE, FAILED
 from btu.redis_conn import REDIS_ERRORS
 from btu.services import config, logs
 

@@ -5,8 +5,8 @@ import frappe
 from frappe.utils import now_datetime, time_diff_in_seconds
 
 from btu.core import notify
-from btu.core.payloads import DONE, FAILED, RUN_LATER, SCHEDULE
-from btu.services import log_write, notifications, publishing, txn
+from btu.core.doctypes import DONE, FAILED, RUN_LATER, SCHEDULE
+from btu.services import log_write, notifications, txn
 
 LOG = "BTU Task Log"
 UNFINISHED = ("Queued", "In Progress")
@@ -23,6 +23,10 @@ def record_outcome(log) -> None:
     if log.run_later and frappe.db.exists(RUN_LATER, log.run_later):
         status = DONE if log.status == "Success" else FAILED
         frappe.db.set_value(RUN_LATER, log.run_later, {"status": status, "task_log": log.name})
+        # Imported here: publishing brings the wire contract (streams), which a run of a
+        # schedule does not need (every RQ work horse imports this module).
+        from btu.services import publishing
+
         publishing.queue_publish(RUN_LATER, log.run_later)
 
 

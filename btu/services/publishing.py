@@ -13,7 +13,8 @@ import frappe
 from frappe.utils import get_system_timezone
 
 from btu.core import replies, sync
-from btu.core.payloads import RUN_LATER, RUN_LATER_KEPT, SCHEDULE, Event, event_for, wanted_state
+from btu.core.doctypes import RUN_LATER, RUN_LATER_KEPT, SCHEDULE
+from btu.core.payloads import Event, event_for, wanted_state
 from btu.redis_conn import REDIS_ERRORS, get_redis, site_keys
 from streams.errors import RpcFailed, RpcTimeout
 from streams.keys import Cmd

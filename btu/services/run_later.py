@@ -4,7 +4,7 @@ import frappe
 from frappe import _
 from frappe.utils import add_to_date, get_datetime, now_datetime
 
-from btu.core.payloads import CANCELLED, PENDING, RUN_LATER
+from btu.core.doctypes import CANCELLED, PENDING, RUN_LATER
 
 
 def cancel(name: str) -> dict:

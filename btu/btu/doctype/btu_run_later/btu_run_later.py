@@ -3,7 +3,7 @@
 import frappe
 from frappe.model.document import Document
 
-from btu.core.payloads import PENDING
+from btu.core.doctypes import PENDING
 from btu.services import naming, publishing, run_later, validation
 
 
