@@ -27,7 +27,9 @@ def request(item: str, due: int, kind: str = "cron") -> dict:
 
 
 def once(item) -> dict:
-    return request(item.name, to_epoch_ms(item.run_at, get_system_timezone()), "once")
+    """A fire of run-later ``item`` at its own instant (as the database holds it)."""
+    run_at = frappe.db.get_value("BTU Run Later", item.name, "run_at")
+    return request(item.name, to_epoch_ms(run_at, get_system_timezone()), "once")
 
 
 def fire_batch(fires: list, now_ms: int = DUE + 1000):
