@@ -76,7 +76,7 @@ def _logs_of(fire_ids, lock: bool = False) -> list:
 def _new_names(count: int) -> list[str]:
     """``count`` Task Log names, taken from the series as Frappe's autoname would."""
     prefix, width = naming.series_of(frappe.get_meta(LOG).autoname) or ("TL-", 8)
-    row = frappe.db.sql("select `current` from `tabSeries` where `name`=%s for update", prefix)
+    row = frappe.db.sql("select `current` from `tabSeries` where `name`=%s for update", (prefix,))
     if row and row[0][0] is not None:
         last = int(row[0][0])
         frappe.db.sql(
