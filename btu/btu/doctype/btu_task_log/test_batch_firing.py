@@ -1,6 +1,7 @@
 """btu.api.enqueue_batch on a real site: per-fire answers, one record per fire_id, Run
 Later items In Flight, and a refused Redis pipeline undone."""
 
+import uuid
 from unittest.mock import patch
 
 import frappe
@@ -149,7 +150,7 @@ class TestEnqueueBatch(FrappeTestCase):
         numbers = [int(n.split("-")[1]) for n in names]
         self.assertEqual(numbers[0] + 1, numbers[1])
         single = frappe.get_doc(
-            {"doctype": LOG, "fire_id": "manual-test-series", "status": "Queued"}
+            {"doctype": LOG, "fire_id": f"manual-{uuid.uuid4().hex}", "status": "Queued"}
         ).insert(ignore_permissions=True)
         self.assertGreater(int(single.name.split("-")[1]), numbers[1])
 
