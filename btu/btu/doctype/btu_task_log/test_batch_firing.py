@@ -182,9 +182,12 @@ class TestEnqueueBatch(FrappeTestCase):
         except REDIS_ERRORS as e:
             self.skipTest(f"RQ Redis unavailable: {e}")
         other = make_schedule(self.task.name)
-        with patch("btu.services.publishing.now_ms", return_value=DUE + 1000):
-            batched = api.enqueue_batch(fires=[request(self.schedule.name, DUE)])["results"][0]
-            single = api.enqueue_scheduled(**request(other.name, DUE))
+        # An instant no other test fires: these jobs really reach RQ (and may outlive the
+        # test, finished by the worker), so their ids must not be another test's.
+        due = DUE - 98 * 86_400_000
+        with patch("btu.services.publishing.now_ms", return_value=due + 1000):
+            batched = api.enqueue_batch(fires=[request(self.schedule.name, due)])["results"][0]
+            single = api.enqueue_scheduled(**request(other.name, due))
         conn = get_redis_conn()
         jobs = [Job.fetch(batched["job_id"], connection=conn)]
         jobs.append(Job.fetch(single["job_id"], connection=conn))
@@ -203,7 +206,7 @@ class TestEnqueueBatch(FrappeTestCase):
                 for j in jobs
             ]
             self.assertEqual(shape[1], shape[0])
-            log = frappe.db.get_value(LOG, {"fire_id": f"{self.schedule.name}@{DUE}"}, "name")
+            log = frappe.db.get_value(LOG, {"fire_id": f"{self.schedule.name}@{due}"}, "name")
             self.assertEqual({"task_log": log}, jobs[0].kwargs["kwargs"])
         finally:
             for job in jobs:
