@@ -148,12 +148,13 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def run_task(task_log: str) -> None:
     """Run the task of ``task_log`` (a BTU Task Log name) in this worker."""
-    try:
-        log = frappe.get_doc(LOG, task_log)
-    except frappe.DoesNotExistError:
-        frappe.clear_last_message()
+    # The log's row, not its Document: a work horse then never imports Frappe's document
+    # model nor loads the doctype's meta for a run (the writes go through log_write).
+    log = frappe.db.get_value(LOG, task_log, "*", as_dict=True)
+    if not log:
         frappe.logger("btu").warning(f"btu: task log {task_log} is gone; nothing to run")
         return
+    log.doctype = LOG
     if not housekeeping.run_is_due(log.status):
         frappe.logger("btu").info(f"btu: {task_log} is {log.status}; not running it again")
         return

@@ -10,13 +10,19 @@ CHILD = "BTU Task Notification"
 
 
 def recipient_rows(task: str | None) -> list[dict]:
+    """The task's recipient rows, in table order. A query-builder read: ``frappe.get_all``
+    would import ``frappe.boot`` (and with it requests) in every RQ work horse."""
     if not task:
         return []
-    return frappe.get_all(
-        CHILD,
-        filters={"parent": task, "parenttype": "BTU Task", "parentfield": "notifications"},
-        fields=["address", "on_start", "on_success", "on_failure", "on_timeout"],
-        order_by="idx asc",
+    t = frappe.qb.DocType(CHILD)
+    return (
+        frappe.qb.from_(t)
+        .select(t.address, t.on_start, t.on_success, t.on_failure, t.on_timeout)
+        .where(
+            (t.parent == task) & (t.parenttype == "BTU Task") & (t.parentfield == "notifications")
+        )
+        .orderby(t.idx)
+        .run(as_dict=True)
     )
 
 
