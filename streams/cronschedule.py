@@ -21,17 +21,23 @@ from __future__ import annotations
 
 import calendar
 import time
+from bisect import bisect_right
 from datetime import datetime, timezone
 from functools import lru_cache
 
 from streams.crondescribe import describe_spec
 from streams.cronspec import CronSpec, parse
-from streams.cronwalk import WallWalker
+from streams.cronwalk import DAY, WallWalker
 from streams.errors import CronError
 from streams.tzmath import Zone, validate_tz, zone
 
 CACHE_SIZE = 65_536
 MEMO_SIZE = 256
+# Every instant the engine gives is in the years 1-9999 UTC, so it can always be written
+# as ISO 8601 text (PROTOCOL.md "Time"); a schedule whose next wall time maps past the
+# end never fires again.
+FIRST_SECOND = calendar.timegm((1, 1, 1, 0, 0, 0))
+LAST_SECOND = calendar.timegm((9999, 12, 31, 23, 59, 59))
 
 
 class CronSchedule:
@@ -118,11 +124,16 @@ class CronSchedule:
         return describe_spec(self._spec)
 
     def _next_second(self, after: int) -> int | None:
-        """The first fire instant (UTC seconds) strictly after ``after``."""
+        """The first fire instant (UTC seconds) strictly after ``after``; None past
+        :data:`LAST_SECOND`. Walks the zone's segments from the one holding ``after``."""
         tz, walker, fixed = self._zone, self._walker, self._fixed_time
-        starts, offsets = tz.starts, tz.offsets
-        i = tz.index(after)
-        last = len(starts) - 1
+        if after < FIRST_SECOND:
+            after = FIRST_SECOND - 1
+        table = tz.table
+        if after >= table.until:
+            table = tz.cover(after)  # generates later years of the zone's rule
+        starts, offsets, _names, until = table
+        i = bisect_right(starts, after) - 1
         while True:
             offset = offsets[i]
             local_after = after + offset
@@ -134,13 +145,22 @@ class CronSchedule:
             if wall is None:
                 return None
             utc = wall - offset
-            if i == last or utc < starts[i + 1]:
-                return utc
-            end = starts[i + 1]
+            if i + 1 < len(starts) and starts[i + 1] < until:
+                end: int | None = starts[i + 1]
+            else:
+                end = tz.end(i)  # generates later years of the zone's rule
+                starts, offsets, _names, until = tz.table
+            if end is None or utc < end:
+                return utc if utc <= LAST_SECOND else None
             if fixed and offsets[i + 1] > offset and wall < end + offsets[i + 1]:
                 return end  # a wall time in the gap: fire once, when the clocks jump
-            i += 1
-            after = end - 1
+            if utc - end > 2 * DAY:
+                # No match before ``wall``: go straight to the segments around it.
+                i = max(i + 1, tz.index(utc - 2 * DAY))
+                starts, offsets, _names, until = tz.table
+            else:
+                i += 1
+            after = starts[i] - 1
 
 
 def compile_schedule(expr: str, tz: str) -> CronSchedule:
