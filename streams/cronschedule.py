@@ -192,6 +192,8 @@ def validate(expr: str, tz: str, *, now_ms: int | None = None) -> CronSchedule:
     after ``now_ms`` (default: the current time), e.g. a year field in the past."""
     schedule = compile_schedule(expr, tz)
     now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    if not FIRST_SECOND <= now // 1000 <= LAST_SECOND:
+        raise CronError(f"instant {now} ms is outside the years 1-9999")
     if schedule.next_after(now) is None:
         when = datetime.fromtimestamp(now // 1000, tz=timezone.utc)
         message = f"{schedule.expr!r} can never fire after {when:%Y-%m-%dT%H:%M:%SZ}"

@@ -577,3 +577,10 @@ class TestIsoLocal:
     def test_milliseconds_shown_when_present(self) -> None:
         """An instant with milliseconds keeps them."""
         assert "2027-01-01T00:00:00.250+00:00" == iso_local(ms(START) + 250, "UTC")
+
+
+def test_validate_refuses_an_instant_outside_the_years_1_to_9999() -> None:
+    """``validate`` with an out-of-range ``now`` is a CronError naming it (it was a
+    ValueError from datetime while building the message)."""
+    with pytest.raises(CronError, match="instant 253402300800000 ms is outside the years 1-9999"):
+        validate("0 0 1 1 *", "UTC", now_ms=253_402_300_800_000)
