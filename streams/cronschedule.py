@@ -153,7 +153,8 @@ class CronSchedule:
             if end is None or utc < end:
                 return utc if utc <= LAST_SECOND else None
             if fixed and offsets[i + 1] > offset and wall < end + offsets[i + 1]:
-                return end  # a wall time in the gap: fire once, when the clocks jump
+                # A wall time in the gap: fire once, when the clocks jump.
+                return end if end <= LAST_SECOND else None
             if utc - end > 2 * DAY:
                 # No match before ``wall``: go straight to the segments around it.
                 i = max(i + 1, tz.index(utc - 2 * DAY))
