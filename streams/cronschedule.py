@@ -109,11 +109,11 @@ class CronSchedule:
         found = self._next_second(after_ms // 1000)
         result = None if found is None else found * 1000
         _MEMO[key] = result
-        if len(_MEMO) > MEMO_ENTRIES:
+        while len(_MEMO) > MEMO_ENTRIES:
             try:
                 _MEMO.popitem(last=False)
             except KeyError:  # another thread emptied it first
-                pass
+                break
         return result
 
     def next_n(self, after_ms: int, n: int) -> list[int]:
