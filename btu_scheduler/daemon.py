@@ -65,9 +65,7 @@ FIRST_CHUNK = 32  # a burst's first claim is small, so its requests go out soone
 HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
-# The firing loop sleeps on the monotonic clock but fires on the wall clock, which can
-# step (NTP after a VM pause): it reads the wall clock again at least this often. The cap
-# also keeps every wait far below threading.TIMEOUT_MAX (an item due in year 9999).
+# Re-read the wall clock (it may step) at least this often; far below TIMEOUT_MAX.
 MAX_SLEEP_S = 1.0
 
 
@@ -388,14 +386,11 @@ class Daemon:
             log.warning("promotion_recovery_failed", error=str(e))
 
     def _sleep_seconds(self) -> float | None:
-        """How long the firing loop may sleep: until the earliest due instant, read on
-        the wall clock, but never more than :data:`MAX_SLEEP_S` (the wall clock may step
-        forward while we sleep)."""
         if not self.is_leader:
             return None  # woken by promotion or shutdown
         due = self.engine.next_due()
         if due is None:
-            return None  # woken by the event that arms something
+            return None
         return min(MAX_SLEEP_S, max(0.0, due / 1000 - self.clock()))
 
     def _claim_and_send(self, fires: list[Fire]) -> None:
