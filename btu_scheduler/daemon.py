@@ -4,8 +4,8 @@ Threads and what they own:
 
 - **main** (firing loop): sleeps on a condition variable until the earliest due instant
   (a second at most: the wall clock may step) or until woken (new event, promotion,
-  shutdown); pops due items, claims and dispatches them. Redis's own BLOCK timeouts are only as precise as its ``hz`` (100 ms by default),
-  so the due instant is kept here, not in a Redis timeout.
+  shutdown); pops due items, claims and dispatches them. Redis's own BLOCK timeouts are
+  only as precise as its ``hz`` (100 ms by default), so the due instant is kept here.
 - **reader**: one blocking XREAD on the schedules and RPC streams (no polling); applies
   changes to the engine and answers RPC when this instance is the leader.
 - **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat.

@@ -283,3 +283,16 @@ def test_installed_command_bad_input() -> None:
         done.stdout,
         done.stderr,
     )
+
+
+def test_cli_instants_are_exact_at_the_end_of_time() -> None:
+    """The control commands print epoch ms as ISO 8601 exactly (no float rounding at
+    9999-12-31T23:59:59.999Z), and a number outside the years 1-9999 as itself."""
+    from btu_scheduler.commands import _iso
+
+    assert [
+        "9999-12-31T23:59:59.999+00:00",
+        "2027-01-15T08:00:00.001+00:00",
+        "10000000000000000000 ms",
+        "-",
+    ] == [_iso(253_402_300_799_999), _iso(1_800_000_000_001), _iso(10**19), _iso(None)]
