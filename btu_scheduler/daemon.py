@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from btu_scheduler import __version__
 from btu_scheduler.backoff import Backoff
-from btu_scheduler.config import Settings
+from btu_scheduler.config import Settings, mask_url
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.dispatch import (
     ALREADY_FIRED,
@@ -49,6 +49,8 @@ from btu_scheduler.heap import Item
 from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
+from btu_scheduler.redisdiag import UNREACHABLE
+from btu_scheduler.redisdiag import describe as describe_redis_error
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.stats import Stats
@@ -88,11 +90,13 @@ class Daemon:
         self.r = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
         )
+        # The reader's own pool (it alone uses it, so it holds one connection). Not a
+        # single-connection client: that one connects here, and start-up must wait for
+        # Redis in _start, not die in a constructor.
         self.rb = redis.Redis.from_url(
             settings.redis_url,
             socket_timeout=BLOCKING_SOCKET_TIMEOUT_S,
             socket_connect_timeout=5.0,
-            single_connection_client=True,
         )
         # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
         # fires go through the lean FireSender (docs/decisions/0008).
@@ -189,20 +193,28 @@ class Daemon:
             signal.signal(sig, lambda _s, _f: self.request_stop())
 
     def _start(self) -> bool:
-        """Take the lease if free, load the snapshot, catch up. Waits for Redis. The
-        lease thread starts before the load: a long load must not let the lease lapse."""
+        """Take the lease if free, load the snapshot, catch up. Waits for Redis, whatever
+        it answers (unreachable, wrong password, no such database): one log line per
+        attempt, capped exponential backoff. The lease thread starts before the load: a
+        long load must not let the lease lapse."""
         backoff = Backoff(self.settings.reconnect_max_seconds)
         lease_thread = threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True)
+        attempt = 0
         while not self.stopping.is_set():
+            attempt += 1
             try:
                 self._lease_tick()
                 if not lease_thread.is_alive():
                     lease_thread.start()
                 self._load()
                 return True
-            except REDIS_DOWN as e:
-                log.warning("redis_unavailable", error=str(e), retry_in_s=backoff.peek())
-                backoff.sleep(self.stopping)
+            except (RedisError, *REDIS_DOWN) as e:
+                event, problem = describe_redis_error(e)
+                delay = backoff.next()
+                level = log.warning if event == UNREACHABLE else log.error
+                level(event, problem=problem, redis=mask_url(self.settings.redis_url),
+                      attempt=attempt, retry_in_s=round(delay, 3))  # fmt: skip
+                self.stopping.wait(delay)
         return False
 
     def _load(self) -> None:
