@@ -30,7 +30,7 @@ import redis
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import __version__
+from btu_scheduler import __version__, loader
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.config import Settings, mask_url
 from btu_scheduler.deadletters import DeadLetters
@@ -49,15 +49,14 @@ from btu_scheduler.heap import Item
 from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
-from btu_scheduler.redisdiag import UNREACHABLE
+from btu_scheduler.redisdiag import START_ERRORS, UNREACHABLE
 from btu_scheduler.redisdiag import describe as describe_redis_error
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.stats import Stats
-from streams.errors import CronError
 from streams.keys import Heartbeat, Keys, Marker, Outcome
-from streams.messages import ScheduleDelete, ScheduleUpsert
-from streams.publish import decode_state_value, decode_state_values, snapshot
+from streams.messages import ScheduleDelete
+from streams.publish import decode_state_value
 from streams.redisio import hgetall_text, text, xrevrange
 
 log = structlog.get_logger("btu_scheduler")
@@ -208,7 +207,7 @@ class Daemon:
                     lease_thread.start()
                 self._load()
                 return True
-            except (RedisError, *REDIS_DOWN) as e:
+            except START_ERRORS as e:
                 event, problem = describe_redis_error(e)
                 delay = backoff.next()
                 level = log.warning if event == UNREACHABLE else log.error
@@ -217,8 +216,12 @@ class Daemon:
                 self.stopping.wait(delay)
         return False
 
-    def _load(self) -> None:
+    def _load(self, start: bool = True) -> None:
         """Snapshot → engine → catch-up (PROTOCOL.md: no change lost or applied twice).
+
+        Built off the lock and swapped in under it (:mod:`btu_scheduler.loader`). At
+        start-up the RPC stream position starts at its end; a resync keeps it, so no
+        request written meanwhile goes unanswered.
 
         No cyclic garbage collection while millions of objects are built (each full pass
         walks all of them), and none later over what was loaded: ``gc.freeze()`` moves it
@@ -226,49 +229,28 @@ class Daemon:
         """
         gc.disable()
         try:
-            self._load_snapshot()
+            grace_ms = int(self.settings.grace_seconds * 1000)
+            loaded = loader.build(self.r, self.keys, grace_ms, self.now_ms(), self.dead)
         finally:
             gc.enable()
             gc.freeze()
-
-    def _load_snapshot(self) -> None:
-        t0 = time.perf_counter()
-        snap = snapshot(self.r, self.keys)
-        rpc_info = self._stream_last_id(self.keys.rpc)
-        last_fire = {
-            text(k): int(v) for k, v in self.r.hgetall(self.keys.last_fire).items() if v.isdigit()
-        }
-        specs, bad = decode_state_values(snap.items)
-        for item_id, raw, error in bad:
-            self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
-        now = self.now_ms()
-
-        def on_error(spec: ScheduleUpsert, error: CronError) -> None:
-            self.dead.add(self.keys.state, spec.id, spec.encode(), str(error))
-
         with self.lock:
-            catch_up = self.engine.load(specs, last_fire, now, on_error=on_error)
-            self.last_id = snap.last_id
-            self.rpc_id = rpc_info
+            catch_up = loader.carry_over(self.engine, loaded, self.now_ms())
+            self.engine = loaded.engine
+            self.last_id = loaded.last_id
+            if start:
+                self.rpc_id = loaded.rpc_last_id
+            self._pending.extend(catch_up)
+            self.lock.notify_all()
         log.info(
             "loaded",
-            items=len(self.engine.armed),
-            armed=self.engine.armed.armed,
+            items=len(loaded.engine.armed),
+            armed=loaded.engine.armed.armed,
             catch_up=len(catch_up),
-            last_id=snap.last_id,
-            ms=round((time.perf_counter() - t0) * 1000, 1),
+            last_id=loaded.last_id,
+            ms=loaded.ms,
         )
-        self._recover_unfinished(last_fire, now)
-        if catch_up:
-            with self.lock:
-                self._pending.extend(catch_up)
-
-    def _stream_last_id(self, key: str) -> str:
-        try:
-            info = self.r.xinfo_stream(key)
-        except redis.ResponseError:
-            return "0-0"
-        return text(info["last-generated-id"])
+        self._recover_unfinished(loaded.last_fire, loaded.now)
 
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
@@ -496,9 +478,8 @@ class Daemon:
             return self.engine.armed.get(item_id)
 
     def resync(self) -> int:
+        self._load(start=False)
         with self.lock:
-            self._load()
-            self.lock.notify_all()
             return self.engine.armed.armed
 
     def cluster_status(self) -> dict[str, Any]:

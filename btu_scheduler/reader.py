@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.rpcserver import BadRequest
+from streams import codec
 from streams.errors import CronError, ProtocolError
 from streams.keys import Outcome
 from streams.messages import RpcReply, RpcRequest, ScheduleDelete, decode_schedule_event
@@ -137,6 +138,12 @@ class Reader:
             return
         try:
             data: Any = d.rpc.handle(request.cmd, request.arg)
+            size = len(codec.dumps(data))
+            if size > codec.MAX_JSON:
+                raise BadRequest(
+                    f"the reply to {request.cmd[:40]!r} would be {size} characters, over the "
+                    f"protocol's limit of {codec.MAX_JSON}: ask for fewer"
+                )
             reply = RpcReply(rid=request.rid, ok=True, ts=d.now_ms(), data=data)
         except (BadRequest, ProtocolError, CronError) as e:
             reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=str(e))
@@ -150,7 +157,12 @@ class Reader:
             # The caller has given up: a reply now would only be a key left behind.
             log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")
             return
-        send_reply(d.r, d.keys, reply)
+        taken = send_reply(d.r, d.keys, reply)
+        if taken is not None:
+            # Someone else's key under the reply's name: left alone, TTL included.
+            log.warning("rpc_reply_key_taken", cmd=request.cmd[:40], rid=request.rid,
+                        key_type=taken)  # fmt: skip
+            return
         d.stats.rpc_answered += 1
         log.info(
             "rpc",

@@ -8,7 +8,7 @@ and the URL is shown masked.
 
 from __future__ import annotations
 
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from btu_scheduler.errors import REDIS_DOWN
 
@@ -16,6 +16,9 @@ UNREACHABLE = "redis_unavailable"
 AUTH_FAILED = "redis_auth_failed"
 BAD_DB = "redis_db_invalid"
 REFUSED = "redis_refused"
+
+# What start-up waits out instead of dying.
+START_ERRORS: tuple[type[BaseException], ...] = (RedisError, *REDIS_DOWN)
 
 
 def describe(error: BaseException) -> tuple[str, str]:

@@ -7,6 +7,7 @@ a real server's behaviour (MULTI/EXEC under concurrency, BLOCK, socket timeouts,
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -538,6 +539,18 @@ class TestRpc:
         assert 55 <= real_redis.ttl(keys.rpc_reply("abc123")) <= 60
         [(_, fields)] = stream(real_redis, keys.rpc_reply("abc123"))
         assert reply == RpcReply.decode(fields)
+
+    def test_send_reply_leaves_a_key_of_another_type_alone(
+        self, real_redis: redis.Redis, keys: Keys
+    ) -> None:
+        """A reply key that already exists as a string (someone else's) gets neither the
+        reply nor a TTL: send_reply says which type it found."""
+        key = keys.rpc_reply("taken1")
+        real_redis.set(key, "not ours")
+        reply = RpcReply(rid="taken1", ok=True, ts=TS, data={"armed": 1})
+        with contextlib.suppress(redis.ResponseError):  # the old MULTI raised WRONGTYPE
+            assert "string" == send_reply(real_redis, keys, reply)
+        assert (-1, b"not ours") == (real_redis.ttl(key), real_redis.get(key))
 
 
 @pytest.mark.parametrize(

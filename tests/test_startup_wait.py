@@ -36,9 +36,7 @@ def _url(port: int, password: str | None = None, db: int = 0) -> str:
     return f"redis://{auth}127.0.0.1:{port}/{db}"
 
 
-def test_daemon_started_before_redis_waits_then_arms_and_fires(
-    tmp_path: Path, site: str
-) -> None:
+def test_daemon_started_before_redis_waits_then_arms_and_fires(tmp_path: Path, site: str) -> None:
     """Nothing listens on the port at start-up: the daemon logs one line per attempt and
     stays up; once a redis-server starts there it takes the lease, arms and fires."""
     _needs_redis_server()
@@ -60,9 +58,7 @@ def test_daemon_started_before_redis_waits_then_arms_and_fires(
         server.cleanup()
 
 
-def test_wrong_password_is_said_plainly_and_the_daemon_waits(
-    tmp_path: Path, site: str
-) -> None:
+def test_wrong_password_is_said_plainly_and_the_daemon_waits(tmp_path: Path, site: str) -> None:
     """The daemon's ACL user does not exist yet: each attempt logs redis_auth_failed (the
     password never appears); once the user is created the daemon starts and fires."""
     _needs_redis_server()
