@@ -53,6 +53,7 @@ from btu_scheduler.redisdiag import START_ERRORS, UNREACHABLE
 from btu_scheduler.redisdiag import describe as describe_redis_error
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
+from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from streams.keys import Heartbeat, Keys, Marker, Outcome
 from streams.messages import ScheduleDelete
@@ -137,6 +138,7 @@ class Daemon:
         self.lease = Lease(self.r, self.keys, self.instance, int(settings.lease_seconds * 1000))
         self.rpc = RpcHandler(self)
         self.reader = Reader(self)
+        self.watch = StateWatch(self)
         self.dead = DeadLetters(
             self.r, self.keys, self.instance, self.stats, self.now_ms, lambda: self.is_leader
         )
@@ -174,6 +176,7 @@ class Daemon:
         if not self._start():
             return 0
         threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True).start()
+        threading.Thread(target=self.watch.loop, name="btu-watch", daemon=True).start()
         try:
             self._firing_loop()
         finally:
@@ -202,6 +205,7 @@ class Daemon:
         while not self.stopping.is_set():
             attempt += 1
             try:
+                self.watch.arm()
                 self._lease_tick()
                 if not lease_thread.is_alive():
                     lease_thread.start()

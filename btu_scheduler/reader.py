@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import redis
 import structlog
 from redis.exceptions import RedisError
 
+from btu_scheduler import streaminfo
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.rpcserver import BadRequest
@@ -22,7 +22,7 @@ from streams import codec
 from streams.errors import CronError, ProtocolError
 from streams.keys import Outcome
 from streams.messages import RpcReply, RpcRequest, ScheduleDelete, decode_schedule_event
-from streams.redisio import Entry, text, xread
+from streams.redisio import Entry, block_ms, parse_xread
 from streams.rpc import send_reply
 
 if TYPE_CHECKING:
@@ -32,14 +32,6 @@ log = structlog.get_logger("btu_scheduler")
 
 READ_COUNT = 1_000
 BLOCK_MS = 30_000  # an idle reader issues one command per 30 s
-
-
-def entry_id_tuple(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    try:
-        return int(ms), int(seq or 0)
-    except ValueError:
-        return 0, 0
 
 
 class Reader:
@@ -77,15 +69,35 @@ class Reader:
                 backoff.sleep(d.stopping)
 
     def read_once(self) -> None:
+        """One blocking XREAD, with XINFO of the schedules stream pipelined right behind it
+        (no extra round trip): if entries after our position were trimmed before we read
+        them, the batch is dropped and the engine is rebuilt from the state hash."""
         d = self.d
-        streams = {d.keys.schedules: d.last_id, d.keys.rpc: d.rpc_id}
-        batches = xread(d.rb, streams, BLOCK_MS, READ_COUNT if self._behind else None)
+        position = d.last_id
+        streams = {d.keys.schedules: position, d.keys.rpc: d.rpc_id}
+        pipe = d.rb.pipeline(transaction=False)
+        pipe.xread(cast(Any, streams), count=READ_COUNT if self._behind else None,
+                   block=block_ms(d.rb, BLOCK_MS))  # fmt: skip
+        pipe.xinfo_stream(d.keys.schedules)
+        reply, info_reply = pipe.execute(raise_on_error=False)
+        if isinstance(reply, Exception):
+            raise reply
+        batches = parse_xread(reply)
+        info = streaminfo.parse(info_reply)
         self._behind = any(len(entries) >= READ_COUNT for _stream, entries in batches)
+        gap = info.gap_after(position)
+        if gap:
+            read = [e for s, entries in batches if s == d.keys.schedules for e, _f in entries]
+            log.warning("stream_trimmed_past_us", our_last_id=position, read_now=len(read),
+                        first_read=read[0] if read else None, action="resync",
+                        **info.log_fields())  # fmt: skip
+            d.resync()
         for stream, entries in batches:
             if d.stopping.is_set():
                 return
             if stream == d.keys.schedules:
-                self.apply_entries(entries)
+                if not gap:
+                    self.apply_entries(entries)
             else:
                 self.serve_rpc(entries)
 
@@ -175,37 +187,10 @@ class Reader:
         )
 
     def after_reconnect(self) -> None:
-        """Check whether Redis kept its data. If it came back empty, keep firing from
-        memory, say so loudly, read the new streams from their start and ask the app to
-        republish everything; if the stream was trimmed past us, resync."""
-        d = self.d
-        state_len = d.r.hlen(d.keys.state)
-        try:
-            info = d.r.xinfo_stream(d.keys.schedules)
-            last_generated = text(info["last-generated-id"])
-            max_deleted = text(info.get("max-deleted-entry-id", "0-0"))
-        except redis.ResponseError:
-            last_generated, max_deleted = "0-0", "0-0"
-        ours = entry_id_tuple(d.last_id)
-        armed = d.engine.armed.armed
-        lost = (state_len == 0 and armed > 0) or entry_id_tuple(last_generated) < ours
-        if lost:
-            log.error(
-                "redis_state_lost",
-                armed=armed,
-                state_items=state_len,
-                stream_last_id=last_generated,
-                our_last_id=d.last_id,
-                action="firing from memory; asking the app to republish all schedules",
-            )
-            with d.lock:
-                d.last_id = "0-0"
-                d.rpc_id = "0-0"
-            self.request_republish()
-        elif entry_id_tuple(max_deleted) > ours:
-            log.warning("stream_trimmed_past_us", our_last_id=d.last_id, max_deleted=max_deleted)
-            d.resync()
-        log.info("redis_reconnected", state_items=state_len)
+        """Check at once whether Redis kept its data (see :mod:`btu_scheduler.statewatch`);
+        a stream trimmed past us is caught by the next read."""
+        self.d.watch.check()
+        log.info("redis_reconnected")
 
     def request_republish(self) -> None:
         """POST republish_all in the background until the site accepts it."""

@@ -8,7 +8,7 @@ takes a :func:`snapshot` sees either both or neither.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 from redis import Redis
@@ -53,10 +53,14 @@ def publish_all(
     r: Redis, keys: Keys, upserts: Iterable[ScheduleUpsert], ts: int
 ) -> PublishAllResult:
     """Make the state hash equal ``upserts``: publish each one and a delete for every id
-    in the hash that is not among them (the app's ``republish_all``)."""
-    items = list(upserts)
+    in the hash that is not among them (the app's ``republish_all``).
+
+    An item whose timing did not change keeps the ``ts`` stored in the hash: a republish
+    never moves an item's catch-up baseline (:func:`keep_baseline`)."""
+    current = {text(k): v for k, v in r.hgetall(keys.state).items()}
+    items = [keep_baseline(current.get(u.id), u) for u in upserts]
     wanted = {u.id for u in items}
-    stale = [i for i in (text(k) for k in r.hkeys(keys.state)) if i not in wanted]
+    stale = [i for i in current if i not in wanted]
     # A field that is not a valid id (written by hand) was never armed: just drop it.
     invalid = [i for i in stale if not _valid_id(i)]
     if invalid:
@@ -75,6 +79,37 @@ def publish_all(
                 pipe.hdel(keys.state, event.id)
         pipe.execute()
     return PublishAllResult(upserts=len(items), deletes=len(stale))
+
+
+# What decides when an item fires; an upsert that changes none of them keeps its baseline.
+_TIMING = (F.KIND, F.CRON, F.TZ, F.AT, F.ENABLED)
+
+
+def keep_baseline(stored: bytes | str | None, upsert: ScheduleUpsert) -> ScheduleUpsert:
+    """``upsert`` with the ``ts`` of the stored state value when the item's timing (kind,
+    cron, tz, at, enabled) is unchanged, else ``upsert`` itself (docs/protocol.md, ours).
+
+    ``ts`` is where catch-up starts counting an item's missed instants; stamping a new
+    one on every republish would erase instants missed before it (neither fired nor
+    recorded ``missed``). A stored value that cannot be read keeps nothing."""
+    if stored is None:
+        return upsert
+    try:
+        data = orjson.loads(stored)
+    except orjson.JSONDecodeError:
+        return upsert
+    if not isinstance(data, dict):
+        return upsert
+    fields = upsert.encode()
+    if any(data.get(name) != fields.get(name) for name in _TIMING):
+        return upsert
+    baseline = data.get(F.TS)
+    if type(baseline) is not str or not baseline.isascii() or not baseline.isdigit():
+        return upsert
+    kept = int(baseline)
+    if kept >= upsert.ts:
+        return upsert
+    return replace(upsert, ts=kept)
 
 
 def _valid_id(item_id: str) -> bool:
@@ -197,6 +232,7 @@ __all__ = [
     "Snapshot",
     "decode_state_value",
     "decode_state_values",
+    "keep_baseline",
     "publish_all",
     "publish_delete",
     "publish_upsert",
