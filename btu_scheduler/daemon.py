@@ -149,6 +149,7 @@ class Daemon:
         self._was_leader = False
         self._promoted = False
         self.last_id = "0-0"  # position in the schedules stream applied so far
+        self.last_count: int | None = 0  # its number among all entries ever added
         self.rpc_id = "0-0"  # position in the RPC stream
         self._pending: list[Fire] = []  # popped but not yet claimed (Redis was down)
         self._view_armed = 0
@@ -241,7 +242,7 @@ class Daemon:
         with self.lock:
             catch_up = loader.carry_over(self.engine, loaded, self.now_ms())
             self.engine = loaded.engine
-            self.last_id = loaded.last_id
+            self.last_id, self.last_count = loaded.last_id, loaded.last_count
             if start:
                 self.rpc_id = loaded.rpc_last_id
             self._pending.extend(catch_up)

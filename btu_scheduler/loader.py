@@ -32,6 +32,7 @@ class Loaded:
     engine: Engine
     catch_up: list[Fire]
     last_id: str  # schedules stream position of the snapshot
+    last_count: int | None  # how many entries the stream ever had up to it (Redis 7)
     rpc_last_id: str  # RPC stream's last id when the snapshot was read (start-up only)
     last_fire: dict[str, int]
     now: int
@@ -69,7 +70,9 @@ def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -
 
     engine = Engine(grace_ms=grace_ms)
     catch_up = engine.load(specs, last_fire, now_ms, on_error=on_error)
-    return Loaded(engine, catch_up, snap.last_id, rpc_last_id, last_fire, now_ms, started)
+    return Loaded(
+        engine, catch_up, snap.last_id, snap.entries_added, rpc_last_id, last_fire, now_ms, started
+    )
 
 
 class _FiredBy(Mapping[str, int]):

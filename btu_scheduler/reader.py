@@ -69,28 +69,28 @@ class Reader:
                 backoff.sleep(d.stopping)
 
     def read_once(self) -> None:
-        """One blocking XREAD, with XINFO of the schedules stream pipelined right behind it
-        (no extra round trip): if entries after our position were trimmed before we read
-        them, the batch is dropped and the engine is rebuilt from the state hash."""
+        """One blocking XREAD, with XINFO of the schedules stream pipelined just before
+        it (no extra round trip; the server runs both back to back): if entries after
+        our position were trimmed before we could read them, the batch is dropped and
+        the engine rebuilt from the state hash (:mod:`btu_scheduler.streaminfo`)."""
         d = self.d
-        position = d.last_id
+        with d.lock:
+            position, count = d.last_id, d.last_count
         streams = {d.keys.schedules: position, d.keys.rpc: d.rpc_id}
         pipe = d.rb.pipeline(transaction=False)
+        pipe.xinfo_stream(d.keys.schedules)
         pipe.xread(cast(Any, streams), count=READ_COUNT if self._behind else None,
                    block=block_ms(d.rb, BLOCK_MS))  # fmt: skip
-        pipe.xinfo_stream(d.keys.schedules)
-        reply, info_reply = pipe.execute(raise_on_error=False)
+        info_reply, reply = pipe.execute(raise_on_error=False)
         if isinstance(reply, Exception):
             raise reply
         batches = parse_xread(reply)
         info = streaminfo.parse(info_reply)
         self._behind = any(len(entries) >= READ_COUNT for _stream, entries in batches)
-        gap = info.gap_after(position)
+        gap = info.gap_after(position, count)
         if gap:
-            read = [e for s, entries in batches if s == d.keys.schedules for e, _f in entries]
-            log.warning("stream_trimmed_past_us", our_last_id=position, read_now=len(read),
-                        first_read=read[0] if read else None, action="resync",
-                        **info.log_fields())  # fmt: skip
+            log.warning("stream_trimmed_past_us", our_last_id=position, our_count=count,
+                        action="resync", **info.log_fields())  # fmt: skip
             d.resync()
         for stream, entries in batches:
             if d.stopping.is_set():
@@ -108,6 +108,8 @@ class Reader:
             now = d.now_ms()
             for entry_id, raw in entries:
                 d.last_id = entry_id
+                if d.last_count is not None:
+                    d.last_count += 1
                 try:
                     event = decode_schedule_event(raw)
                     applied = d.engine.apply(event, now)
@@ -116,7 +118,9 @@ class Reader:
                     continue
                 changed = True
                 propagation = now - event.ts
-                d.stats.applied(propagation)
+                # An upsert that changes nothing about timing may carry an old ts (a
+                # republish keeps the catch-up baseline): not a propagation sample.
+                d.stats.applied(None if applied.action == "unchanged" else propagation)
                 log.info(
                     "change_applied",
                     id=event.id,

@@ -96,7 +96,7 @@ class StateWatch:
             action="firing from memory; asking the app to republish all schedules",
         )
         with d.lock:
-            d.last_id = streaminfo.NO_STREAM
+            d.last_id, d.last_count = streaminfo.NO_STREAM, 0
             d.rpc_id = streaminfo.NO_STREAM
         d.reader.request_republish()
         return True

@@ -1,11 +1,15 @@
 """What ``XINFO STREAM`` says about the schedules stream, and what it means for a reader
-at a given position: was anything trimmed before it was read (a gap), was the stream
-reset under it.
+at a given position: were entries after it trimmed before it read them (a gap), was the
+stream reset under it.
 
-``max-deleted-entry-id`` (Redis 7) is exact: an entry after our position was deleted
-before we read it. Older servers do not report it; there the stream's first entry being
-newer than our position is the sign (our last entry, and perhaps some after it, is gone):
-it errs towards a resync, which is always safe.
+Trimming removes the oldest entries, so nothing after our position is gone while the
+stream's first entry is at or before it. When the first entry is newer, our own last
+entry was trimmed, and perhaps more: Redis 7 counts every entry ever added
+(``entries-added``), which numbers the first entry present; the reader keeps the number
+of its position (the snapshot's count plus each entry read), so a first entry numbered
+past ours + 1 is a gap, exactly. Without that count (Redis 6, or no count known) a first
+entry newer than our position counts as a gap: a resync is always safe.
+(``max-deleted-entry-id`` does not help: only XDEL sets it, trimming does not.)
 """
 
 from __future__ import annotations
@@ -31,28 +35,21 @@ def entry_id_tuple(entry_id: str) -> tuple[int, int]:
 class StreamInfo:
     exists: bool
     last_generated: str = NO_STREAM
-    max_deleted: str | None = None  # None: the server does not say (Redis < 7)
     first_id: str | None = None
-    entries_added: int | None = None
+    entries_added: int | None = None  # None: the server does not say (Redis < 7)
     length: int = 0
 
-    @property
-    def trimmed(self) -> int | None:
-        """How many entries were ever removed from the stream (Redis 7), else None."""
-        if self.entries_added is None:
-            return None
-        return self.entries_added - self.length
-
-    def gap_after(self, position: str) -> bool:
-        """Whether entries after ``position`` were removed before being read."""
-        if not self.exists:
+    def gap_after(self, position: str, count: int | None) -> bool:
+        """Whether entries after ``position`` (the ``count``-th entry ever added, when
+        known) were removed before being read."""
+        if not self.exists or self.first_id is None:
             return False
-        ours = entry_id_tuple(position)
-        if self.max_deleted is not None:
-            return entry_id_tuple(self.max_deleted) > ours
-        if position == NO_STREAM or self.first_id is None:
+        if entry_id_tuple(self.first_id) <= entry_id_tuple(position):
             return False
-        return entry_id_tuple(self.first_id) > ours
+        if count is None or self.entries_added is None:
+            return True
+        first_number = self.entries_added - self.length + 1
+        return first_number > count + 1
 
     def behind(self, position: str) -> bool:
         """Whether the stream's last id is older than ``position``: it was recreated."""
@@ -61,9 +58,9 @@ class StreamInfo:
     def log_fields(self) -> dict[str, Any]:
         return {
             "stream_last_id": self.last_generated,
-            "max_deleted": self.max_deleted,
             "first_id": self.first_id,
-            "trimmed_total": self.trimmed,
+            "entries_added": self.entries_added,
+            "length": self.length,
         }
 
 
@@ -76,11 +73,9 @@ def parse(reply: Any) -> StreamInfo:
     info: Mapping[str, Any] = reply
     first = info.get("first-entry")
     added = info.get("entries-added")
-    max_deleted = info.get("max-deleted-entry-id")
     return StreamInfo(
         exists=True,
         last_generated=text(info["last-generated-id"]),
-        max_deleted=None if max_deleted is None else text(max_deleted),
         first_id=text(first[0]) if first and first[0] is not None else None,
         entries_added=None if added is None else int(added),
         length=int(info.get("length", 0)),

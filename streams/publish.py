@@ -130,6 +130,9 @@ class Snapshot:
 
     items: dict[str, bytes]
     last_id: str
+    # How many entries were ever added to the stream up to ``last_id`` (Redis 7's
+    # ``entries-added``; 0 without a stream; None from an older server).
+    entries_added: int | None = None
 
 
 def snapshot(r: Redis, keys: Keys) -> Snapshot:
@@ -143,14 +146,17 @@ def snapshot(r: Redis, keys: Keys) -> Snapshot:
     state, info = pipe.execute(raise_on_error=False)
     if isinstance(state, Exception):
         raise state
+    added: int | None = 0
     if isinstance(info, ResponseError) and "no such key" in str(info).lower():
         last_id = "0-0"  # no stream yet: every entry that will come is newer
     elif isinstance(info, Exception):
         raise info
     else:
         last_id = text(info["last-generated-id"])
+        raw_added = info.get("entries-added")
+        added = None if raw_added is None else int(raw_added)
     items = {text(k): v if isinstance(v, bytes) else v.encode() for k, v in state.items()}
-    return Snapshot(items=items, last_id=last_id)
+    return Snapshot(items=items, last_id=last_id, entries_added=added)
 
 
 def decode_state_value(item_id: str, raw: bytes | str) -> ScheduleUpsert:

@@ -1,6 +1,9 @@
-"""The daemon waits for Redis at start-up instead of dying: unreachable, refusing the
-password, or without the database index asked for. One JSON line per attempt, the
-password never printed, and it starts normally once Redis answers."""
+"""Redis faults against real daemon processes and a private redis-server.
+
+Start-up: the daemon waits for Redis instead of dying (unreachable, refusing the
+password, or without the database index asked for): one JSON line per attempt, the
+password never printed, and it starts normally once Redis answers. While running:
+FLUSHALL under a connected daemon is noticed within seconds."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import redis
 
 from btu_scheduler.demo.embedded import free_port
 from btu_scheduler.redisdiag import AUTH_FAILED, BAD_DB, UNREACHABLE, describe
+from streams.publish import publish_all
+from streams.redisio import hgetall_text
 from tests.harness import Stack, now_ms, wait_for
 from tests.redis_server import RedisServer
 
@@ -114,3 +119,27 @@ def test_missing_database_index_waits_instead_of_exiting(tmp_path: Path, site: s
 )
 def test_errors_are_described_for_operators(error: Exception, event: str) -> None:
     assert event == describe(error)[0]
+
+
+def test_flushall_under_a_connected_daemon_is_noticed_and_republished(
+    tmp_path: Path, site: str, private_redis: RedisServer
+) -> None:
+    """FLUSHALL while the daemon stays connected (no reconnect to trigger a check): it
+    logs redis_state_lost within seconds, keeps firing, and calls republish_all, after
+    which the state hash is back."""
+    stack = Stack(private_redis.url, site, tmp_path)
+    try:
+        spec = stack.cron("TS-FLUSH", "* * * * * *")
+        stack.cfg.republish = lambda: publish_all(stack.r, stack.keys, [spec], now_ms()).upserts
+        daemon = stack.start_daemon("f1")
+        wait_for(lambda: stack.enqueued(), 5)
+        stack.r.flushall()
+        flushed = now_ms()
+        wait_for(lambda: stack.cfg.republished >= 1, 10)
+        assert {"TS-FLUSH"} == set(hgetall_text(stack.r, stack.keys.state))
+        wait_for(lambda: [f for f in stack.enqueued() if f.due > flushed], 10)
+        [lost] = _events(daemon.log(), "redis_state_lost")
+        assert "error" == lost["level"] and daemon.alive
+        assert "redis_reconnected" not in daemon.log()
+    finally:
+        stack.close()

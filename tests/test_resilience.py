@@ -1,0 +1,288 @@
+"""Faults a connected daemon must survive without losing a change, a request or a fire,
+driven step by step against a real Redis: the schedules stream trimmed past the reader,
+requests written while a resync runs, the engine lock during a reload, the site's keys
+deleted under a connected daemon, an oversized RPC reply, and a republish that must not
+move the catch-up baseline."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import redis
+import structlog
+
+import btu_scheduler.loader
+from btu_scheduler.daemon import Daemon
+from btu_scheduler.engine import Engine
+from streams.keys import Keys
+from streams.messages import RpcReply, RpcRequest, ScheduleDelete, ScheduleUpsert
+from streams.publish import publish_all, publish_delete, publish_upsert
+from tests import test_daemon_loop as loop
+from tests.conftest import FakeClock
+from tests.harness import wait_for
+from tests.test_daemon_loop import T0, FakeEndpoint, fires, spec
+
+# The step-by-step daemon of test_daemon_loop: a fake clock and a real Redis.
+clock = loop.clock
+make_daemon = loop.make_daemon
+
+
+def _request(r: redis.Redis, keys: Keys, cmd: str, rid: str, arg: str | None = None) -> str:
+    request = RpcRequest(rid=rid, cmd=cmd, ts=T0, deadline=T0 + 600_000, arg=arg)
+    entry_id = r.xadd(keys.rpc, request.encode())  # type: ignore[arg-type]
+    return entry_id.decode()
+
+
+def _reply(r: redis.Redis, keys: Keys, rid: str) -> RpcReply | None:
+    entries = r.xrange(keys.rpc_reply(rid))
+    return RpcReply.decode(entries[0][1]) if entries else None
+
+
+def _lock_free(daemon: Daemon) -> bool:
+    """Whether another thread (the firing loop, say) can take the engine lock now."""
+    got: list[bool] = []
+
+    def probe() -> None:
+        ok = daemon.lock.acquire(timeout=2)
+        if ok:
+            daemon.lock.release()
+        got.append(ok)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return got[0]
+
+
+# -- 1. the schedules stream trimmed past a connected reader ----------------------------
+
+
+def test_entries_trimmed_before_they_were_read_trigger_a_resync(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """The reader fell behind the cap: the delete of an item was trimmed before it was
+    read. The next read sees the gap, logs it, and rebuilds from the state hash, so the
+    deleted item stops firing."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-GONE"))
+    publish_upsert(real_redis, keys, spec("TS-KEPT"))
+    assert daemon._start()
+    publish_delete(real_redis, keys, ScheduleDelete(id="TS-GONE", ts=T0))
+    for n in range(50):
+        publish_upsert(real_redis, keys, spec(f"TS-FILL-{n:02d}"))
+    real_redis.xtrim(keys.schedules, maxlen=10, approximate=False)
+    with structlog.testing.capture_logs() as logs:
+        daemon.reader.read_once()
+    assert daemon.engine.armed.get("TS-GONE") is None
+    assert 52 - 1 == len(daemon.engine.armed)
+    [gap] = [e for e in logs if e["event"] == "stream_trimmed_past_us"]
+    assert "warning" == gap["log_level"] and gap["first_id"] is not None
+
+
+def test_a_read_without_a_gap_applies_the_entries_without_resync(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """Entries trimmed only after they were read are no gap: no resync, no warning."""
+    daemon = make_daemon()
+    assert daemon._start()
+    for n in range(20):
+        publish_upsert(real_redis, keys, spec(f"TS-R-{n:02d}"))
+    with structlog.testing.capture_logs() as logs:
+        daemon.reader.read_once()
+    real_redis.xtrim(keys.schedules, maxlen=5, approximate=False)
+    publish_upsert(real_redis, keys, spec("TS-R-LAST"))
+    with structlog.testing.capture_logs() as more:
+        daemon.reader.read_once()
+    assert 21 == len(daemon.engine.armed)
+    events = [e["event"] for e in logs + more]
+    assert "stream_trimmed_past_us" not in events and "loaded" not in events
+
+
+# -- 2. resync: no request dropped, no lock held through I/O and the rebuild ------------
+
+
+def test_requests_written_while_a_resync_runs_are_answered(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ping written while the resync reads its snapshot is answered afterwards: the RPC
+    position does not jump past it."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    assert daemon._start()
+    written: list[str] = []
+    real_snapshot = btu_scheduler.loader.snapshot
+
+    def snapshot_during_which_a_request_arrives(r: Any, k: Keys) -> Any:
+        if not written:
+            written.append(_request(real_redis, keys, "ping", "during"))
+        return real_snapshot(r, k)
+
+    monkeypatch.setattr(btu_scheduler.loader, "snapshot", snapshot_during_which_a_request_arrives)
+    resync_id = _request(real_redis, keys, "resync", "resync1")
+    daemon.reader.read_once()
+    assert 1 == _reply(real_redis, keys, "resync1").data["armed"]  # type: ignore[union-attr]
+    assert resync_id == daemon.rpc_id  # not past the ping written meanwhile
+    daemon.reader.read_once()
+    reply = _reply(real_redis, keys, "during")
+    assert reply is not None and reply.ok and "loop-1" == reply.data["instance"]
+
+
+def test_resync_reads_redis_and_rebuilds_without_holding_the_engine_lock(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the snapshot is read and the new engine built, the firing loop can take the
+    lock; the result is swapped in afterwards."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    assert daemon._start()
+    free: dict[str, bool] = {}
+    real_snapshot = btu_scheduler.loader.snapshot
+    real_load = Engine.load
+
+    def snapshot(r: Any, k: Keys) -> Any:
+        free["snapshot"] = _lock_free(daemon)
+        return real_snapshot(r, k)
+
+    def load(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        free["build"] = _lock_free(daemon)
+        return real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(btu_scheduler.loader, "snapshot", snapshot)
+    monkeypatch.setattr(Engine, "load", load)
+    publish_upsert(real_redis, keys, spec("TS-2"))
+    assert 2 == daemon.resync()
+    assert {"snapshot": True, "build": True} == free
+
+
+def test_a_fire_sent_while_the_resync_built_is_not_sent_again(
+    make_daemon: Any,
+    real_redis: redis.Redis,
+    keys: Keys,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The old engine fires an instant while the new one is being built (from a snapshot
+    taken before it): after the swap that instant is not due again."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    assert daemon._start()
+    real_load = Engine.load
+
+    def load(self: Engine, specs: Any, last_fire: Any, now_ms: int, **kw: Any) -> Any:
+        result = real_load(self, specs, last_fire, now_ms, **kw)
+        clock.advance(60)  # the instant T0 + 60 s passes while building
+        daemon.step(wait=False)
+        return result
+
+    monkeypatch.setattr(Engine, "load", load)
+    daemon.resync()
+    fires(real_redis, keys, 1)
+    assert T0 + 120_000 == daemon.engine.next_due()
+    daemon.step(wait=False)
+    assert [T0 + 60_000] == [due for _i, _k, due, _f in daemon.endpoint.requests]
+
+
+# -- 3. the site's keys deleted under a connected daemon --------------------------------
+
+
+def _delete_site_keys(r: redis.Redis, keys: Keys) -> None:
+    for key in list(r.scan_iter(match=f"{keys.prefix}*", count=1000)):
+        r.delete(key)
+
+
+def test_keys_deleted_and_one_item_republished_at_once_is_still_noticed(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """Every btu key of the site is deleted (FLUSHALL, eviction) while the daemon stays
+    connected, and the app publishes one item right after: the stream exists again with
+    a newer id and the hash is not empty. The check still sees it, logs
+    redis_state_lost and asks the app to republish; the next check is quiet."""
+    endpoint = FakeEndpoint()
+    daemon = make_daemon(endpoint=endpoint)
+    for n in range(3):
+        publish_upsert(real_redis, keys, spec(f"TS-{n}"))
+    assert daemon._start()
+    assert not daemon.watch.check()
+    _delete_site_keys(real_redis, keys)
+    publish_upsert(real_redis, keys, spec("TS-NEW", ts=T0 + 1))
+    with structlog.testing.capture_logs() as logs:
+        assert daemon.watch.check()
+    [lost] = [e for e in logs if e["event"] == "redis_state_lost"]
+    assert "error" == lost["log_level"] and "dataset" in lost["reason"]
+    assert ("0-0", "0-0", 3) == (daemon.last_id, daemon.rpc_id, daemon.engine.armed.armed)
+    wait_for(lambda: endpoint.republished, 5)
+    assert not daemon.watch.check()
+
+
+def test_state_hash_evicted_alone_is_noticed(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """Only the state hash goes (allkeys eviction): the daemon, which has read the whole
+    stream and holds items, notices."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    assert daemon._start()
+    real_redis.delete(keys.state)
+    assert daemon.watch.check()
+
+
+def test_deleting_every_item_is_not_a_loss(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """The app deleting all items empties the hash but is a change, not a loss."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    assert daemon._start()
+    publish_delete(real_redis, keys, ScheduleDelete(id="TS-1", ts=T0))
+    assert not daemon.watch.check()
+    daemon.reader.read_once()
+    assert not daemon.watch.check()
+
+
+# -- RPC reply size ---------------------------------------------------------------------
+
+
+def test_a_reply_over_the_protocol_limit_is_refused_not_sent_broken(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply whose data would exceed the 1 MiB a client accepts is answered ok=0."""
+    daemon = make_daemon()
+    assert daemon._start()
+    monkeypatch.setattr(daemon.rpc, "handle", lambda _c, _a: ["x" * 1000] * 2000)
+    _request(real_redis, keys, "next", "big1", "1000")
+    daemon.reader.read_once()
+    reply = _reply(real_redis, keys, "big1")
+    assert reply is not None and not reply.ok and "ask for fewer" in reply.error
+
+
+# -- 4. a republish keeps the catch-up baseline -------------------------------------------
+
+
+def test_republish_keeps_the_baseline_so_a_missed_instant_is_caught_up(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    """An item published long ago; no daemon ran over its instant T0; the app
+    republishes everything a minute later; a daemon starting then still fires the
+    instant missed before the republish (within grace)."""
+    publish_upsert(real_redis, keys, spec("TS-CU", ts=T0 - 3_600_000))
+    real_redis.hset(keys.last_fire, "TS-CU", T0 - 60_000)
+    clock.advance(30)
+    publish_all(real_redis, keys, [spec("TS-CU", ts=T0 + 20_000)], ts=T0 + 20_000)
+    daemon = make_daemon()
+    assert daemon._start()
+    daemon.step(wait=False)
+    [record] = fires(real_redis, keys, 1)
+    assert ("TS-CU", T0, "enqueued") == (record.id, record.due, record.outcome)
+
+
+def test_republish_of_a_changed_schedule_moves_the_baseline(
+    real_redis: redis.Redis, keys: Keys
+) -> None:
+    """A changed expression is a new schedule: its ts is the new publication time."""
+    publish_upsert(real_redis, keys, spec("TS-1", "0 * * * *", ts=T0 - 1))
+    publish_all(real_redis, keys, [spec("TS-1", "30 * * * *", ts=T0 + 5)], ts=T0 + 5)
+    publish_all(real_redis, keys, [spec("TS-1", "30 * * * *", ts=T0 + 9)], ts=T0 + 9)
+    stored = ScheduleUpsert.decode(real_redis.xrevrange(keys.schedules, count=1)[0][1])
+    assert T0 + 5 == stored.ts
