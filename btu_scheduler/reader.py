@@ -97,14 +97,20 @@ class Reader:
                 return
             if stream == d.keys.schedules:
                 if not gap:
-                    self.apply_entries(entries)
+                    self.apply_entries(entries, position)
             else:
                 self.serve_rpc(entries)
 
-    def apply_entries(self, entries: list[Entry]) -> None:
+    def apply_entries(self, entries: list[Entry], position: str | None = None) -> None:
+        """Apply entries read from ``position`` (None: from wherever we are). A batch
+        whose position was reset meanwhile (Redis lost its data) is dropped: the stream
+        is read again from the new position."""
         d = self.d
         changed = False
         with d.lock:
+            if position is not None and d.last_id != position:
+                log.info("batch_dropped", reason="position reset", entries=len(entries))
+                return
             now = d.now_ms()
             for entry_id, raw in entries:
                 d.last_id = entry_id

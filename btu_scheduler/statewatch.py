@@ -10,8 +10,10 @@ seconds (each lease period, in its own thread) one pipelined round trip looks at
 - the schedules stream: gone or reset (its last id older than our position);
 - the state hash: gone while this daemon holds items and has read the whole stream.
 
-Then: ``redis_state_lost`` at error level, keep firing from memory, read both streams
-from their start, and ask the app to republish everything (``republish_all``).
+Then: ``redis_state_lost`` at error level, keep firing from memory, read a replaced
+stream from its start (the RPC stream too when it is gone or reset), and ask the app to
+republish everything (``republish_all``). When only the state hash went, the stream
+position is kept: nothing to re-read, and no resync from an empty hash.
 """
 
 from __future__ import annotations
@@ -71,16 +73,19 @@ class StateWatch:
         pipe.get(d.keys.dataset)
         pipe.exists(d.keys.state)
         pipe.xinfo_stream(d.keys.schedules)
-        created, current, state_exists, info_reply = pipe.execute(raise_on_error=False)
+        pipe.xinfo_stream(d.keys.rpc)
+        created, current, state_exists, info_reply, rpc_reply = pipe.execute(raise_on_error=False)
         for reply in (created, current, state_exists):
             if isinstance(reply, Exception):
                 raise reply
-        info = streaminfo.parse(info_reply)
+        info, rpc_info = streaminfo.parse(info_reply), streaminfo.parse(rpc_reply)
         dataset = None if current is None else text(current)
         reasons = []
-        if self.seen is not None and dataset != self.seen:
+        replaced = self.seen is not None and dataset != self.seen
+        if replaced:
             reasons.append("dataset id gone" if created else "dataset id changed")
         if position != streaminfo.NO_STREAM and (not info.exists or info.behind(position)):
+            replaced = True
             reasons.append("schedules stream gone" if not info.exists else "stream reset")
         if not state_exists and items and info.exists and info.last_generated == position:
             reasons.append("state hash gone")
@@ -96,7 +101,9 @@ class StateWatch:
             action="firing from memory; asking the app to republish all schedules",
         )
         with d.lock:
-            d.last_id, d.last_count = streaminfo.NO_STREAM, 0
-            d.rpc_id = streaminfo.NO_STREAM
+            if replaced:  # a new stream (or none yet): read it from its start
+                d.last_id, d.last_count = streaminfo.NO_STREAM, 0
+            if not rpc_info.exists or rpc_info.behind(d.rpc_id):
+                d.rpc_id = streaminfo.NO_STREAM
         d.reader.request_republish()
         return True

@@ -7,8 +7,10 @@ stream's first entry is at or before it. When the first entry is newer, our own 
 entry was trimmed, and perhaps more: Redis 7 counts every entry ever added
 (``entries-added``), which numbers the first entry present; the reader keeps the number
 of its position (the snapshot's count plus each entry read), so a first entry numbered
-past ours + 1 is a gap, exactly. Without that count (Redis 6, or no count known) a first
-entry newer than our position counts as a gap: a resync is always safe.
+past ours + 1 is a gap, exactly; and a reader caught up with the stream has read exactly
+``entries-added`` entries, which catches a gap that slipped past the first test (the
+stream trimmed between the XINFO and the XREAD). Without that count (Redis 6, or no count
+known) a first entry newer than our position counts as a gap: a resync is always safe.
 (``max-deleted-entry-id`` does not help: only XDEL sets it, trimming does not.)
 """
 
@@ -44,6 +46,9 @@ class StreamInfo:
         known) were removed before being read."""
         if not self.exists or self.first_id is None:
             return False
+        if count is not None and self.entries_added is not None and self.last_generated == position:
+            # Caught up: we must have read exactly as many entries as were ever added.
+            return count != self.entries_added
         if entry_id_tuple(self.first_id) <= entry_id_tuple(position):
             return False
         if count is None or self.entries_added is None:

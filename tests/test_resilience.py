@@ -16,6 +16,7 @@ import structlog
 import btu_scheduler.loader
 from btu_scheduler.daemon import Daemon
 from btu_scheduler.engine import Engine
+from btu_scheduler.streaminfo import StreamInfo, entry_id_tuple
 from streams.keys import Keys
 from streams.messages import RpcReply, RpcRequest, ScheduleDelete, ScheduleUpsert
 from streams.publish import publish_all, publish_delete, publish_upsert
@@ -216,16 +217,59 @@ def test_keys_deleted_and_one_item_republished_at_once_is_still_noticed(
     assert not daemon.watch.check()
 
 
-def test_state_hash_evicted_alone_is_noticed(
+def test_state_hash_evicted_alone_is_noticed_and_memory_kept(
     make_daemon: Any, real_redis: redis.Redis, keys: Keys
 ) -> None:
     """Only the state hash goes (allkeys eviction): the daemon, which has read the whole
-    stream and holds items, notices."""
+    stream and holds items, notices; the stream is intact, so it keeps its position and
+    its items (no resync from an empty hash)."""
     daemon = make_daemon()
     publish_upsert(real_redis, keys, spec("TS-1"))
     assert daemon._start()
+    position = daemon.last_id
     real_redis.delete(keys.state)
     assert daemon.watch.check()
+    publish_upsert(real_redis, keys, spec("TS-2"))
+    daemon.reader.read_once()
+    assert {"TS-1", "TS-2"} == {item.id for item in daemon.engine.armed}
+    assert entry_id_tuple(position) < entry_id_tuple(daemon.last_id)
+
+
+def test_a_batch_read_before_a_position_reset_is_dropped(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """Entries read from a position the state check has since reset are not applied
+    (the stream is read again from the new position)."""
+    daemon = make_daemon()
+    assert daemon._start()
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    entries = [(e.decode(), f) for e, f in real_redis.xrange(keys.schedules)]
+    daemon.last_id = "0-0"  # reset by the check meanwhile
+    daemon.reader.apply_entries(entries, position="1-0")  # type: ignore[arg-type]
+    assert ("0-0", 0) == (daemon.last_id, len(daemon.engine.armed))
+
+
+class TestGapArithmetic:
+    """streaminfo.StreamInfo.gap_after, on the numbers XINFO STREAM reports."""
+
+    def info(self, first: str, last: str, added: int | None, length: int) -> StreamInfo:
+        return StreamInfo(True, last, first, added, length)
+
+    def test_first_entry_right_after_ours_is_no_gap(self) -> None:
+        """Our entry (the 10th) was trimmed, the first present is the 11th: no gap."""
+        assert not self.info("5-0", "9-0", 20, 10).gap_after("4-0", 10)
+
+    def test_first_entry_further_on_is_a_gap(self) -> None:
+        assert self.info("5-0", "9-0", 20, 9).gap_after("4-0", 10)
+
+    def test_caught_up_with_fewer_entries_read_than_added_is_a_gap(self) -> None:
+        """A gap that slipped past the first test shows once we are caught up."""
+        assert self.info("1-0", "9-0", 20, 20).gap_after("9-0", 18)
+        assert not self.info("1-0", "9-0", 20, 20).gap_after("9-0", 20)
+
+    def test_without_counts_a_newer_first_entry_is_taken_as_a_gap(self) -> None:
+        assert self.info("5-0", "9-0", None, 9).gap_after("4-0", None)
+        assert not self.info("3-0", "9-0", None, 9).gap_after("4-0", None)
 
 
 def test_deleting_every_item_is_not_a_loss(
