@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import streaminfo
+from btu_scheduler import redisdiag, streaminfo
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.rpcserver import BadRequest
@@ -57,7 +57,9 @@ class Reader:
                 self.read_once()
             except REDIS_DOWN as e:
                 if not down:
-                    log.error("redis_unavailable", error=str(e))
+                    # redis_unavailable, or redis_auth_failed when the password changed
+                    event, problem = redisdiag.describe(e)
+                    log.error(event, error=str(e), problem=problem)
                 down = True
                 backoff.sleep(d.stopping)
             except RedisError as e:

@@ -56,27 +56,30 @@ def publish_all(
     in the hash that is not among them (the app's ``republish_all``).
 
     An item whose timing did not change keeps the ``ts`` stored in the hash: a republish
-    never moves an item's catch-up baseline (:func:`keep_baseline`)."""
-    current = {text(k): v for k, v in r.hgetall(keys.state).items()}
-    items = [keep_baseline(current.get(u.id), u) for u in upserts]
+    never moves an item's catch-up baseline (:func:`keep_baseline`). The stored values
+    are read a chunk at a time, so a million items never sit in memory twice."""
+    items = list(upserts)
     wanted = {u.id for u in items}
-    stale = [i for i in current if i not in wanted]
+    stale = [i for i in (text(k) for k in r.hkeys(keys.state)) if i not in wanted]
     # A field that is not a valid id (written by hand) was never armed: just drop it.
     invalid = [i for i in stale if not _valid_id(i)]
     if invalid:
         r.hdel(keys.state, *invalid)
     stale = [i for i in stale if _valid_id(i)]
-    events: list[ScheduleUpsert | ScheduleDelete] = [ScheduleDelete(id=i, ts=ts) for i in stale]
-    events.extend(items)
-    for start in range(0, len(events), BULK_CHUNK):
+    for start in range(0, len(stale), BULK_CHUNK):
         pipe = r.pipeline(transaction=True)
-        for event in events[start : start + BULK_CHUNK]:
-            fields = event.encode()
+        for item_id in stale[start : start + BULK_CHUNK]:
+            xadd(pipe, keys.schedules, ScheduleDelete(id=item_id, ts=ts).encode(), SCHEDULES_MAXLEN)
+            pipe.hdel(keys.state, item_id)
+        pipe.execute()
+    for start in range(0, len(items), BULK_CHUNK):
+        chunk = items[start : start + BULK_CHUNK]
+        stored = r.hmget(keys.state, [u.id for u in chunk])
+        pipe = r.pipeline(transaction=True)
+        for upsert, raw in zip(chunk, stored, strict=True):
+            fields = keep_baseline(raw, upsert).encode()
             xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
-            if isinstance(event, ScheduleUpsert):
-                pipe.hset(keys.state, event.id, orjson.dumps(fields))
-            else:
-                pipe.hdel(keys.state, event.id)
+            pipe.hset(keys.state, upsert.id, orjson.dumps(fields))
         pipe.execute()
     return PublishAllResult(upserts=len(items), deletes=len(stale))
 
