@@ -90,7 +90,16 @@ class Reader:
         info = streaminfo.parse(info_reply)
         self._behind = any(len(entries) >= READ_COUNT for _stream, entries in batches)
         gap = info.gap_after(position, count)
-        if gap:
+        if gap and self._republishing:
+            # Redis lost its data and the app is republishing: the hash is not whole
+            # yet, so a resync now would disarm what is still to come. The resync
+            # follows the republish; meanwhile apply what arrives.
+            log.warning("stream_trimmed_past_us", our_last_id=position, our_count=count,
+                        action="resync after the republish", **info.log_fields())  # fmt: skip
+            with d.lock:
+                d.last_count = None  # unknown until that resync
+            gap = False
+        elif gap:
             log.warning("stream_trimmed_past_us", our_last_id=position, our_count=count,
                         action="resync", **info.log_fields())  # fmt: skip
             d.resync()
@@ -205,7 +214,10 @@ class Reader:
         log.info("redis_reconnected")
 
     def request_republish(self) -> None:
-        """POST republish_all in the background until the site accepts it."""
+        """POST republish_all in the background until the site accepts it, then resync:
+        the app answers once the state hash is whole again, so the daemon's memory
+        becomes exactly the site's schedules (items deleted while Redis had lost them
+        stop firing; changes trimmed from the stream during a huge republish are in)."""
         if self._republishing:
             return
         self._republishing = True
@@ -222,9 +234,14 @@ class Reader:
                         http=result.http,
                         detail=result.detail,
                     )
+                    if result.outcome == Outcome.ENQUEUED:
+                        d.resync()
+                        return
                     if result.outcome != Outcome.RETRYING:
                         return
                     backoff.sleep(d.stopping)
+            except redisdiag.START_ERRORS as e:
+                log.warning("republish_resync_failed", error=str(e))
             finally:
                 self._republishing = False
 

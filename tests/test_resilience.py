@@ -199,8 +199,17 @@ def test_keys_deleted_and_one_item_republished_at_once_is_still_noticed(
     """Every btu key of the site is deleted (FLUSHALL, eviction) while the daemon stays
     connected, and the app publishes one item right after: the stream exists again with
     a newer id and the hash is not empty. The check still sees it, logs
-    redis_state_lost and asks the app to republish; the next check is quiet."""
+    redis_state_lost, keeps firing from memory and asks the app to republish; once the
+    app has, the daemon resyncs: an item deleted meanwhile (TS-2) stops firing."""
     endpoint = FakeEndpoint()
+    go = threading.Event()
+
+    def republish() -> None:
+        go.wait(5)
+        for item_id in ("TS-0", "TS-1", "TS-NEW"):
+            publish_upsert(real_redis, keys, spec(item_id, ts=T0 + 2))
+
+    endpoint.on_republish = republish
     daemon = make_daemon(endpoint=endpoint)
     for n in range(3):
         publish_upsert(real_redis, keys, spec(f"TS-{n}"))
@@ -213,8 +222,42 @@ def test_keys_deleted_and_one_item_republished_at_once_is_still_noticed(
     [lost] = [e for e in logs if e["event"] == "redis_state_lost"]
     assert "error" == lost["log_level"] and "dataset" in lost["reason"]
     assert ("0-0", "0-0", 3) == (daemon.last_id, daemon.rpc_id, daemon.engine.armed.armed)
-    wait_for(lambda: endpoint.republished, 5)
+    go.set()
+    wait_for(lambda: endpoint.republished and not daemon.reader._republishing, 5)
+    assert {"TS-0", "TS-1", "TS-NEW"} == {item.id for item in daemon.engine.armed}
     assert not daemon.watch.check()
+
+
+def test_a_gap_while_republishing_after_a_loss_waits_for_the_republish(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """After a loss, a republish larger than the stream's cap trims entries before the
+    reader gets them: the daemon does not rebuild from the half-written hash (which
+    would disarm items still to come) but keeps its items, and resyncs once the app has
+    finished."""
+    endpoint = FakeEndpoint()
+    go = threading.Event()
+    endpoint.on_republish = lambda: go.wait(5) and None
+    daemon = make_daemon(endpoint=endpoint)
+    for item_id in ("TS-A", "TS-B"):
+        publish_upsert(real_redis, keys, spec(item_id))
+    assert daemon._start()
+    _delete_site_keys(real_redis, keys)
+    assert daemon.watch.check()
+    for n in range(30):  # the republish under way: TS-A not yet, then trimmed entries
+        publish_upsert(real_redis, keys, spec(f"TS-R-{n:02d}"))
+    real_redis.xtrim(keys.schedules, maxlen=5, approximate=False)
+    with structlog.testing.capture_logs() as logs:
+        daemon.reader.read_once()
+    [gap] = [e for e in logs if e["event"] == "stream_trimmed_past_us"]
+    assert "resync after the republish" == gap["action"]
+    assert {"TS-A", "TS-B"} <= {item.id for item in daemon.engine.armed}
+    publish_upsert(real_redis, keys, spec("TS-A"))  # the rest of the republish
+    go.set()
+    wait_for(lambda: endpoint.republished and not daemon.reader._republishing, 5)
+    assert {"TS-A"} | {f"TS-R-{n:02d}" for n in range(30)} == {
+        item.id for item in daemon.engine.armed
+    }
 
 
 def test_state_hash_evicted_alone_is_noticed_and_memory_kept(
@@ -223,7 +266,10 @@ def test_state_hash_evicted_alone_is_noticed_and_memory_kept(
     """Only the state hash goes (allkeys eviction): the daemon, which has read the whole
     stream and holds items, notices; the stream is intact, so it keeps its position and
     its items (no resync from an empty hash)."""
-    daemon = make_daemon()
+    endpoint = FakeEndpoint()
+    republish = threading.Event()
+    endpoint.on_republish = lambda: republish.wait(5) and None
+    daemon = make_daemon(endpoint=endpoint)
     publish_upsert(real_redis, keys, spec("TS-1"))
     assert daemon._start()
     position = daemon.last_id
@@ -233,6 +279,11 @@ def test_state_hash_evicted_alone_is_noticed_and_memory_kept(
     daemon.reader.read_once()
     assert {"TS-1", "TS-2"} == {item.id for item in daemon.engine.armed}
     assert entry_id_tuple(position) < entry_id_tuple(daemon.last_id)
+    publish_upsert(real_redis, keys, spec("TS-1"))  # the app republishes; then resync
+    republish.set()
+    wait_for(lambda: endpoint.republished, 5)
+    wait_for(lambda: not daemon.reader._republishing, 5)
+    assert {"TS-1", "TS-2"} == {item.id for item in daemon.engine.armed}
 
 
 def test_a_batch_read_before_a_position_reset_is_dropped(
