@@ -21,6 +21,10 @@ from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 
 
+# How long the app may take to answer republish_all (it republishes everything first).
+REPUBLISH_TIMEOUT_S = 600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """How one attempt ended."""
@@ -79,10 +83,17 @@ class Endpoint:
         return classify(response.status, response.data)
 
     def republish_all(self) -> Result:
-        """Ask the app to rebuild the state hash and stream from its database."""
+        """Ask the app to rebuild the state hash and stream from its database. The app
+        answers when it has, which for a large site takes longer than a fire's request
+        timeout: timing out would only make the daemon ask again and again."""
+        timeout = urllib3.Timeout(connect=5.0, read=REPUBLISH_TIMEOUT_S)
         try:
             response = self._pool.urlopen(
-                "POST", self._base_path + REPUBLISH_PATH, body=b"{}", headers=self.headers
+                "POST",
+                self._base_path + REPUBLISH_PATH,
+                body=b"{}",
+                headers=self.headers,
+                timeout=timeout,
             )
         except Urllib3Error as e:
             return Result(Outcome.RETRYING, detail=_describe_error(e))

@@ -8,6 +8,7 @@ FLUSHALL under a connected daemon is noticed within seconds."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import orjson
@@ -141,5 +142,30 @@ def test_flushall_under_a_connected_daemon_is_noticed_and_republished(
         [lost] = _events(daemon.log(), "redis_state_lost")
         assert "error" == lost["level"] and daemon.alive
         assert "redis_reconnected" not in daemon.log()
+    finally:
+        stack.close()
+
+
+def test_a_republish_slower_than_the_request_timeout_is_asked_once(
+    tmp_path: Path, site: str, private_redis: RedisServer
+) -> None:
+    """The app takes longer than a fire's request timeout (1 s here) to republish a large
+    site: the daemon waits for its answer instead of timing out and asking again."""
+    stack = Stack(private_redis.url, site, tmp_path)
+    try:
+        spec = stack.cron("TS-SLOW", "* * * * * *")
+
+        def slow_republish() -> int:
+            time.sleep(2.0)
+            return publish_all(stack.r, stack.keys, [spec], now_ms()).upserts
+
+        stack.cfg.republish = slow_republish
+        daemon = stack.start_daemon("s1")
+        wait_for(lambda: stack.enqueued(), 5)
+        stack.r.flushall()
+        wait_for(lambda: _events(daemon.log(), "republish_requested"), 15)
+        assert 1 == stack.cfg.republished
+        [answer] = _events(daemon.log(), "republish_requested")
+        assert "enqueued" == answer["outcome"]
     finally:
         stack.close()
