@@ -30,9 +30,9 @@ import redis
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import __version__, loader
+from btu_scheduler import __version__, loader, redisdiag
 from btu_scheduler.backoff import Backoff
-from btu_scheduler.config import Settings, mask_url
+from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.dispatch import (
     ALREADY_FIRED,
@@ -49,8 +49,6 @@ from btu_scheduler.heap import Item
 from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
-from btu_scheduler.redisdiag import START_ERRORS, UNREACHABLE
-from btu_scheduler.redisdiag import describe as describe_redis_error
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.statewatch import StateWatch
@@ -212,12 +210,9 @@ class Daemon:
                     lease_thread.start()
                 self._load()
                 return True
-            except START_ERRORS as e:
-                event, problem = describe_redis_error(e)
+            except redisdiag.START_ERRORS as e:
                 delay = backoff.next()
-                level = log.warning if event == UNREACHABLE else log.error
-                level(event, problem=problem, redis=mask_url(self.settings.redis_url),
-                      attempt=attempt, retry_in_s=round(delay, 3))  # fmt: skip
+                redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
                 self.stopping.wait(delay)
         return False
 

@@ -8,9 +8,13 @@ and the URL is shown masked.
 
 from __future__ import annotations
 
+import structlog
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
+from btu_scheduler.config import mask_url
 from btu_scheduler.errors import REDIS_DOWN
+
+log = structlog.get_logger("btu_scheduler")
 
 UNREACHABLE = "redis_unavailable"
 AUTH_FAILED = "redis_auth_failed"
@@ -40,3 +44,11 @@ def describe(error: BaseException) -> tuple[str, str]:
     if isinstance(error, REDIS_DOWN):
         return UNREACHABLE, f"Redis cannot be reached: {message}"
     return REFUSED, f"Redis answered with an error: {message}"
+
+
+def log_attempt(error: BaseException, redis_url: str, attempt: int, retry_in_s: float) -> None:
+    """The one line logged per failed start-up attempt (the URL's password masked)."""
+    event, problem = describe(error)
+    level = log.warning if event == UNREACHABLE else log.error
+    level(event, problem=problem, redis=mask_url(redis_url), attempt=attempt,
+          retry_in_s=round(retry_in_s, 3))  # fmt: skip
