@@ -39,6 +39,7 @@ class StateWatch:
         self.d = daemon
         self.seen: str | None = None  # the dataset id this daemon has been working with
         self._lock = threading.Lock()  # the watch thread and the reader may both check
+        self._reported: list[str] = []  # a loss still standing is reported once
 
     def arm(self) -> None:
         """At start-up, before the snapshot: adopt the current dataset id (or set one)."""
@@ -90,6 +91,9 @@ class StateWatch:
         if not state_exists and items and info.exists and info.last_generated == position:
             reasons.append("state hash gone")
         self.seen = dataset
+        if reasons == self._reported:
+            return False  # the same loss, already reported and being republished
+        self._reported = reasons
         if not reasons:
             return False
         log.error(

@@ -381,3 +381,25 @@ def test_republish_of_a_changed_schedule_moves_the_baseline(
     publish_all(real_redis, keys, [spec("TS-1", "30 * * * *", ts=T0 + 9)], ts=T0 + 9)
     stored = ScheduleUpsert.decode(real_redis.xrevrange(keys.schedules, count=1)[0][1])
     assert T0 + 5 == stored.ts
+
+
+def test_a_loss_still_standing_is_reported_once(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """While the state hash stays gone (the site cannot republish), the check does not
+    log an error and ask again every few seconds; a new loss is reported again."""
+    endpoint = FakeEndpoint()
+    go = threading.Event()
+    endpoint.on_republish = lambda: go.wait(5) and None  # the site is slow to answer
+    daemon = make_daemon(endpoint=endpoint)
+    publish_upsert(real_redis, keys, spec("TS-1"))
+    assert daemon._start()
+    real_redis.delete(keys.state)
+    with structlog.testing.capture_logs() as logs:
+        checks = [daemon.watch.check() for _ in range(3)]
+        real_redis.delete(keys.dataset)
+        checks.append(daemon.watch.check())
+    assert 1 == daemon.engine.armed.armed  # firing from memory meanwhile
+    go.set()
+    assert [True, False, False, True] == checks
+    assert 2 == len([e for e in logs if e["event"] == "redis_state_lost"])
