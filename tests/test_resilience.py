@@ -403,3 +403,4 @@ def test_a_loss_still_standing_is_reported_once(
     go.set()
     assert [True, False, False, True] == checks
     assert 2 == len([e for e in logs if e["event"] == "redis_state_lost"])
+    wait_for(lambda: not daemon.reader._republishing, 5)
