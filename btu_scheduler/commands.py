@@ -68,13 +68,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_rpc_command("status", _show_status))
 
     p = sub.add_parser("next", help="the next N fires across all items")
-    p.add_argument("count", nargs="?", type=int, default=10, help="how many (default 10)")
+    p.add_argument(
+        "count", nargs="?", type=int, default=10, help="how many (default 10, at most 1000)"
+    )
     _options(p, timeout=True)
     p.set_defaults(func=_rpc_command("next", _show_next, arg=lambda a: str(a.count)))
 
     p = sub.add_parser("schedules", help="armed items with their next instant")
+    p.add_argument(
+        "limit", nargs="?", type=int, default=None, help="how many (default and at most 1000)"
+    )
     _options(p, timeout=True)
-    p.set_defaults(func=_rpc_command(Cmd.SCHEDULES, _show_schedules))
+    p.set_defaults(
+        func=_rpc_command(
+            Cmd.SCHEDULES, _show_schedules, arg=lambda a: None if a.limit is None else str(a.limit)
+        )
+    )
 
     p = sub.add_parser("resync", help="make the daemon rebuild its heap from the state hash")
     _options(p, timeout=True)
