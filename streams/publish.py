@@ -88,6 +88,17 @@ def publish_all(
 _TIMING = (F.KIND, F.CRON, F.TZ, F.AT, F.ENABLED)
 
 
+def stored_fields(raw: bytes | str | None) -> dict[str, object] | None:
+    """The JSON object a state-hash value holds, or None (absent, or not an object)."""
+    if raw is None:
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def keep_baseline(stored: bytes | str | None, upsert: ScheduleUpsert) -> ScheduleUpsert:
     """``upsert`` with the ``ts`` of the stored state value when the item's timing (kind,
     cron, tz, at, enabled) is unchanged, else ``upsert`` itself (docs/protocol.md, ours).
@@ -95,13 +106,8 @@ def keep_baseline(stored: bytes | str | None, upsert: ScheduleUpsert) -> Schedul
     ``ts`` is where catch-up starts counting an item's missed instants; stamping a new
     one on every republish would erase instants missed before it (neither fired nor
     recorded ``missed``). A stored value that cannot be read keeps nothing."""
-    if stored is None:
-        return upsert
-    try:
-        data = orjson.loads(stored)
-    except orjson.JSONDecodeError:
-        return upsert
-    if not isinstance(data, dict):
+    data = stored_fields(stored)
+    if data is None:
         return upsert
     fields = upsert.encode()
     if any(data.get(name) != fields.get(name) for name in _TIMING):

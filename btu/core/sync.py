@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import orjson
 from redis import Redis
 
 from streams.keys import F, Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert
-from streams.publish import keep_baseline, publish_all, publish_delete, publish_upsert
+from streams.publish import (
+    keep_baseline,
+    publish_all,
+    publish_delete,
+    publish_upsert,
+    stored_fields,
+)
 from streams.redisio import text
 
 # Beyond this many differences one bulk publish_all is cheaper than item by item.
@@ -30,13 +35,8 @@ def _comparable(fields: Mapping[str, str]) -> dict[str, str]:
 
 def same_item(raw: bytes | str | None, upsert: ScheduleUpsert) -> bool:
     """Whether a state-hash value already says what ``upsert`` says (``ts`` aside)."""
-    if raw is None:
-        return False
-    try:
-        stored = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False
-    if not isinstance(stored, dict):
+    stored = stored_fields(raw)
+    if stored is None:
         return False
     return _comparable({str(k): str(v) for k, v in stored.items()}) == _comparable(upsert.encode())
 
