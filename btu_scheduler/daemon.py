@@ -9,7 +9,7 @@ Threads and what they own:
 - **reader**: one blocking XREAD on the schedules and RPC streams (no polling); applies
   changes to the engine and answers RPC when this instance is the leader.
 - **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat.
-- the dispatcher's pool, retry timer and recorder (see :mod:`btu_scheduler.dispatch`).
+- the dispatcher's pool, retry timer and recorder (see :mod:`btu_scheduler.fire.dispatch`).
 
 The engine is guarded by one lock; nothing slow happens while holding it.
 """
@@ -35,7 +35,11 @@ from btu_scheduler import __version__, loader, redisdiag
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
-from btu_scheduler.dispatch import (
+from btu_scheduler.engine import Engine, Fire
+from btu_scheduler.errors import REDIS_DOWN
+from btu_scheduler.fire.answers import Endpoint
+from btu_scheduler.fire.client import FireSender
+from btu_scheduler.fire.dispatch import (
     ALREADY_FIRED,
     CLAIMED,
     DUPLICATE,
@@ -43,15 +47,11 @@ from btu_scheduler.dispatch import (
     Dispatcher,
     DispatchSettings,
 )
-from btu_scheduler.engine import Engine, Fire
-from btu_scheduler.errors import REDIS_DOWN
-from btu_scheduler.firesender import FireSender
+from btu_scheduler.fire.sender import Sender, ThreadedSender
 from btu_scheduler.heap import Item
-from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
-from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover

@@ -12,7 +12,7 @@ import redis
 
 from btu_scheduler.config import Settings
 from btu_scheduler.daemon import Daemon
-from btu_scheduler.http import Result
+from btu_scheduler.fire.answers import Result
 from streams.keys import Keys, Outcome
 from streams.messages import FireRecord, ScheduleUpsert
 from streams.publish import publish_upsert

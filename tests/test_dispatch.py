@@ -1,4 +1,4 @@
-"""Sending fires (btu_scheduler/dispatch.py) on a real Redis with fake endpoints.
+"""Sending fires (btu_scheduler/fire/dispatch.py) on a real Redis with fake endpoints.
 
 A fake endpoint is any object with ``enqueue(item_id, kind, due, fire_id) -> Result`` and
 ``close()``. Records are awaited with blocking XREADs under a deadline, never a fixed
@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 import redis
 
-from btu_scheduler.dispatch import (
+from btu_scheduler.engine import Fire
+from btu_scheduler.fire.answers import Result
+from btu_scheduler.fire.dispatch import (
     ALREADY_FIRED,
     CLAIMED,
     DUPLICATE,
@@ -24,10 +26,8 @@ from btu_scheduler.dispatch import (
     DispatchSettings,
     OutcomeHook,
 )
-from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result
+from btu_scheduler.fire.sender import ThreadedSender
 from btu_scheduler.recovery import Recovery
-from btu_scheduler.sender import ThreadedSender
 from btu_scheduler.stats import Stats
 from streams.keys import Keys, Outcome
 from streams.messages import FireRecord

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.firesender import FireSender
-from btu_scheduler.http import Result
+from btu_scheduler.fire.answers import Result
+from btu_scheduler.fire.client import FireSender
 from streams.keys import ENQUEUE_PATH, Outcome
 
 OK_BODY = b'{"message": {"job_id": "TS-1_1000", "duplicate": false}}'

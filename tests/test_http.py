@@ -1,4 +1,4 @@
-"""The enqueue endpoint client (btu_scheduler/http.py): classification and real HTTP.
+"""The enqueue endpoint client (btu_scheduler/fire/answers.py): classification and real HTTP.
 
 The HTTP tests run a ``ThreadingHTTPServer`` on a free 127.0.0.1 port in a thread; it
 records every request and counts accepted TCP connections (one handler per connection).
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from btu_scheduler.http import Endpoint, Result, classify
+from btu_scheduler.fire.answers import Endpoint, Result, classify
 from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
 
 KEY = "key-abc"

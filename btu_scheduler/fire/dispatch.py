@@ -7,7 +7,7 @@ Flow of one fire (PROTOCOL.md "Firing"):
    ``fired:{fire_id}`` marker exists, skipped if ``last-fire`` shows a later instant was
    claimed, else it sets the marker, records the due in ``last-fire`` and adds the
    fire to ``inflight``; atomically.
-2. Claimed fires go to a :class:`~btu_scheduler.sender.Sender`: each attempt is one POST
+2. Claimed fires go to a :class:`~btu_scheduler.fire.sender.Sender`: each attempt is one POST
    over keep-alive connections, many in flight at once, so a slow call never delays the
    others.
 3. Transient failures are retried with capped exponential backoff from a timer heap (no
@@ -36,13 +36,13 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result
-from btu_scheduler.sender import Sender
+from btu_scheduler.fire.answers import Result
+from btu_scheduler.fire.sender import Sender
 from streams.keys import Keys, Marker, Outcome
 from streams.messages import FireRecord
 from streams.redisio import text
 
-log = structlog.get_logger("btu_scheduler.dispatch")
+log = structlog.get_logger("btu_scheduler.fire.dispatch")
 
 # Claim result codes returned by the script.
 CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1

@@ -2,10 +2,10 @@
 
 Two implementations:
 
-- :class:`btu_scheduler.firesender.FireSender`, the production one: one asyncio thread,
+- :class:`btu_scheduler.fire.client.FireSender`, the production one: one asyncio thread,
   keep-alive connections, no thread per request;
 - :class:`ThreadedSender`, which runs any blocking ``enqueue(id, kind, due, fire_id)``
-  (``btu_scheduler.http.Endpoint`` or a test's fake) on a thread pool.
+  (``btu_scheduler.fire.answers.Endpoint`` or a test's fake) on a thread pool.
 
 Either way ``done(result, sent_ms)`` is called exactly once per ``send``, from the
 sender's own thread; ``sent_ms`` is when the request went out (for ``lag_ms``).
@@ -21,10 +21,10 @@ from typing import Protocol
 import structlog
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result
+from btu_scheduler.fire.answers import Result
 from streams.keys import Outcome
 
-log = structlog.get_logger("btu_scheduler.sender")
+log = structlog.get_logger("btu_scheduler.fire.sender")
 
 Done = Callable[[Result, int], None]
 Enqueue = Callable[[str, str, int, str], Result]

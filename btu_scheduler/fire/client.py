@@ -36,11 +36,11 @@ import orjson
 import structlog
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result, classify
-from btu_scheduler.sender import Done
+from btu_scheduler.fire.answers import Result, classify
+from btu_scheduler.fire.sender import Done
 from streams.keys import ENQUEUE_PATH, Outcome
 
-log = structlog.get_logger("btu_scheduler.sender")
+log = structlog.get_logger("btu_scheduler.fire.sender")
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
