@@ -37,7 +37,7 @@ from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.engine import Engine, Fire
 from btu_scheduler.errors import REDIS_DOWN
-from btu_scheduler.fire.answers import Endpoint
+from btu_scheduler.fire.endpoint import Endpoint
 from btu_scheduler.fire.client import FireSender
 from btu_scheduler.fire.dispatch import (
     ALREADY_FIRED,

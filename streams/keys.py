@@ -190,6 +190,8 @@ RPC_REPLY_TTL_S = 60
 # Endpoint paths on the Frappe site.
 ENQUEUE_PATH = "/api/method/btu.api.enqueue_scheduled"
 REPUBLISH_PATH = "/api/method/btu.api.republish_all"
+ENQUEUE_BATCH_PATH = "/api/method/btu.api.enqueue_batch"  # protocol 1.1
+MAX_BATCH_FIRES = 500  # fires one enqueue_batch request may carry (the app refuses more)
 
 
 class Marker:

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from btu_scheduler.fire.answers import Endpoint, Result, classify
+from btu_scheduler.fire.answers import Result, classify
+from btu_scheduler.fire.endpoint import Endpoint
 from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
 
 KEY = "key-abc"
