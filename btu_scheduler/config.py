@@ -31,6 +31,7 @@ MASK = "********"
 SECRET_SETTINGS = frozenset({"api_secret"})
 MARKER_MARGIN_S = 60.0
 URL_SETTINGS = frozenset({"redis_url", "frappe_url"})  # may carry a password
+MAX_LINGER_MS = 1000.0  # a longer linger would only delay fires
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ class Settings:
     retry_max_seconds: float = 30.0
     retry_deadline_seconds: float = 300.0
     http_concurrency: int = 32
+    batch_size: int = 100  # fires per enqueue_batch request (1: single requests only)
+    batch_linger_ms: float = 2.0  # how long a lone fire waits for others to share its batch
     max_backlog: int = 10_000
     fired_ttl_seconds: int = 0  # 0: as long as a duplicate is possible (marker_ttl_seconds)
     fires_maxlen: int = 10_000
@@ -256,6 +259,7 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")
+    _check_batching(s)
     if s.lease_seconds < 0.3:
         raise ConfigError("setting 'lease_seconds' must be at least 0.3")
     if s.fired_ttl_seconds < 0:
@@ -264,4 +268,18 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "setting 'fired_ttl_seconds' must exceed grace_seconds + retry_deadline_seconds "
             "(or be 0: automatic)"
+        )
+
+
+def _check_batching(s: Settings) -> None:
+    from streams.keys import MAX_BATCH_FIRES
+
+    if not 1 <= s.batch_size <= MAX_BATCH_FIRES:
+        raise ConfigError(
+            f"setting 'batch_size' must be 1 to {MAX_BATCH_FIRES} (1: no batches), "
+            f"got {s.batch_size}"
+        )
+    if not 0 <= s.batch_linger_ms <= MAX_LINGER_MS:
+        raise ConfigError(
+            f"setting 'batch_linger_ms' must be 0 to {MAX_LINGER_MS:g}, got {s.batch_linger_ms:g}"
         )

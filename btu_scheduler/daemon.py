@@ -17,11 +17,9 @@ The engine is guarded by one lock; nothing slow happens while holding it.
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,25 +35,18 @@ from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.engine import Engine, Fire
 from btu_scheduler.errors import REDIS_DOWN
+from btu_scheduler.fire import setup
+from btu_scheduler.fire.claiming import claim_and_submit, latest_per_item, pending_after
 from btu_scheduler.fire.endpoint import Endpoint
-from btu_scheduler.fire.client import FireSender
-from btu_scheduler.fire.dispatch import (
-    ALREADY_FIRED,
-    CLAIMED,
-    DUPLICATE,
-    FENCED,
-    Dispatcher,
-    DispatchSettings,
-)
-from btu_scheduler.fire.sender import Sender, ThreadedSender
 from btu_scheduler.heap import Item
+from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import Lease
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover
-from streams.keys import Heartbeat, Keys, Outcome
+from streams.keys import Heartbeat, Keys
 from streams.messages import ScheduleDelete
 from streams.publish import decode_state_value
 from streams.redisio import hgetall_text, text, xrevrange
@@ -104,42 +95,11 @@ class Daemon:
             socket_connect_timeout=5.0,
         )
         # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
-        # fires go through the lean FireSender (docs/decisions/0008).
-        self.endpoint = endpoint or Endpoint(
-            settings.frappe_url,
-            settings.api_key,
-            settings.api_secret,
-            host_header=settings.host_header,
-            timeout_s=settings.request_timeout_seconds,
-            pool_size=2,
-        )
-        sender: Sender
-        if endpoint is not None:
-            sender = ThreadedSender(endpoint.enqueue, settings.http_concurrency, clock)
-        else:
-            sender = FireSender(
-                settings.frappe_url,
-                self.endpoint.headers,
-                settings.request_timeout_seconds,
-                settings.http_concurrency,
-            )
-        self.dispatcher = Dispatcher(
-            self.r,
-            self.keys,
-            sender,
-            DispatchSettings(
-                instance=self.instance,
-                incarnation=self.incarnation,
-                concurrency=settings.http_concurrency,
-                max_backlog=settings.max_backlog,
-                retry_initial_s=settings.retry_initial_seconds,
-                retry_max_s=settings.retry_max_seconds,
-                retry_deadline_s=settings.retry_deadline_seconds,
-                fired_ttl_ms=int(settings.marker_ttl_seconds * 1000),
-                fires_maxlen=settings.fires_maxlen,
-            ),
-            clock=clock,
-            on_outcome=self.stats.fire_outcome,
+        # fires go in batches through the fire client (btu_scheduler.fire).
+        self.endpoint = endpoint or setup.make_endpoint(settings)
+        sender = setup.make_sender(settings, self.endpoint, endpoint is not None, clock)
+        self.dispatcher = setup.make_dispatcher(
+            settings, self.r, self.keys, sender, self.incarnation, clock, self.stats.fire_outcome
         )
         self.lease = Lease(self.r, self.keys, self.instance, int(settings.lease_seconds * 1000))
         self.rpc = RpcHandler(self)
@@ -294,31 +254,13 @@ class Daemon:
 
     # -- lease ------------------------------------------------------------------------
 
-    def _heartbeat(self) -> dict[str, str]:
-        next_due = self._view_next_due
-        return {
-            Heartbeat.INSTANCE: self.instance,
-            Heartbeat.HOST: socket.gethostname(),
-            Heartbeat.PID: str(os.getpid()),
-            Heartbeat.VERSION: __version__,
-            Heartbeat.STARTED: str(self.started_ms),
-            Heartbeat.EPOCH: self.lease.token or "",
-            Heartbeat.ARMED: str(self._view_armed),
-            Heartbeat.NEXT_DUE: "" if next_due is None else str(next_due),
-            Heartbeat.LAST_ID: self.last_id,
-            Heartbeat.EVENTS: str(self.stats.events_applied),
-            Heartbeat.FIRES_SENT: str(self.stats.fires_sent),
-            Heartbeat.FIRES_FAILED: str(self.stats.fires_failed),
-            Heartbeat.DEAD: str(self.stats.dead_letters),
-        }
-
     def _lease_tick(self) -> float:
         """One renewal or acquisition attempt; returns seconds until the next one."""
         started = time.monotonic()
         was_valid = self.is_leader
         self._lease_ticks += 1
         beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
-        state = self.lease.tick(self._heartbeat() if beat else None)
+        state = self.lease.tick(heartbeat_fields(self) if beat else None)
         renew = self.settings.renew_seconds
         if state.leader:
             self._lease_valid_until = started + self.lease.lease_ms / 1000
@@ -373,7 +315,7 @@ class Daemon:
             fires: list[Fire] = []
             deleted = self.engine.take_deleted()
             if self.is_leader:
-                fires = _latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
+                fires = latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
                 self._pending = []
             self._view_armed = self.engine.armed.armed
             self._view_next_due = self.engine.next_due()
@@ -400,46 +342,19 @@ class Daemon:
         if token is None:  # the lease went between popping and claiming: keep them
             self._defer(fires)
             return
-        # The first chunk is small: its requests are on their way while the rest are
-        # being claimed.
-        bounds = [0, *range(min(FIRST_CHUNK, len(fires)), len(fires), CLAIM_CHUNK), len(fires)]
-        for start, stop in itertools.pairwise(bounds):
-            chunk = fires[start:stop]
-            try:
-                claimed = self.dispatcher.claim(chunk, token)
-            except REDIS_DOWN as e:
-                log.warning("claim_failed_redis", error=str(e), fires=len(fires) - start)
-                self._defer(fires[start:])
-                self.stopping.wait(0.2)
-                return
-            fenced: list[Fire] = []
-            for fire, code, _previous in claimed:
-                if code == CLAIMED:
-                    if fire.missed:
-                        self.dispatcher.record(fire, Outcome.MISSED, "late beyond grace")
-                    else:
-                        self.dispatcher.submit(fire)
-                elif code == DUPLICATE:
-                    self.dispatcher.record(fire, Outcome.DUPLICATE, "already claimed")
-                elif code == ALREADY_FIRED:
-                    log.debug("fire_already_claimed", id=fire.id, fire_id=fire.fire_id)
-                elif code == FENCED:
-                    fenced.append(fire)
-            if fenced:
-                log.warning("fire_fenced", count=len(fenced), instance=self.instance)
-                self._lease_valid_until = 0.0
-                self._defer(fenced)
+        run = claim_and_submit(self.dispatcher, fires, token, self.instance)
+        if run.fenced:
+            self._lease_valid_until = 0.0
+        if run.deferred:
+            self._defer(run.deferred)
+        if run.redis_down:
+            self.stopping.wait(0.2)
 
     def _defer(self, fires: list[Fire]) -> None:
         """Keep popped fires to claim later. Like missed instants, the fires of one item
         coalesce into its latest; grace is re-checked against it."""
-        now = self.now_ms()
-        grace = self.engine.grace_ms
         with self.lock:
-            self._pending = [
-                Fire(f.id, f.kind, f.task, f.due, missed=f.missed or now - f.due > grace)
-                for f in _latest_per_item([*self._pending, *fires])
-            ]
+            self._pending = pending_after(self._pending, fires, self.now_ms(), self.engine.grace_ms)
 
     # -- things the RPC handler calls (engine lock held) ------------------------------
 
@@ -483,16 +398,3 @@ class Daemon:
             "recent_fires": recent,
             "backlog": self.dispatcher.backlog,
         }
-
-
-def _latest_per_item(fires: list[Fire]) -> list[Fire]:
-    """Several pending instants of one item coalesce into the latest (PROTOCOL.md
-    catch-up rule), keeping the items' order."""
-    if len(fires) < 2:
-        return fires
-    latest: dict[str, Fire] = {}
-    for fire in fires:
-        kept = latest.get(fire.id)
-        if kept is None or fire.due > kept.due:
-            latest[fire.id] = fire
-    return list(latest.values())

@@ -25,20 +25,33 @@ Behaviour:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import ssl
-import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
-import orjson
 import structlog
 
-from btu_scheduler.engine import Fire
-from btu_scheduler.fire.answers import Result, classify
-from btu_scheduler.fire.sender import Done
-from streams.keys import ENQUEUE_PATH, Outcome
+log = structlog.get_logger("btu_scheduler.sender")
+
+
+class SendError(Exception):
+    """A request got no usable answer (connect failure, broken connection, bad or too
+    large response); its message is a short reason without credentials."""
+
+
+class Client(Protocol):
+    """What the fire path needs from an HTTP client: POST a JSON body, get the status
+    and the body back (bounded), on the sender's event loop."""
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+RawDone = Callable[["tuple[int, bytes] | str", int], None]
 
 log = structlog.get_logger("btu_scheduler.fire.sender")
 
@@ -50,9 +63,10 @@ NO_BODY_STATUS = frozenset({204, 304})
 
 
 class _Request:
-    __slots__ = ("body", "done", "resent", "sent")
+    __slots__ = ("body", "done", "head", "resent", "sent")
 
-    def __init__(self, body: bytes, done: Done) -> None:
+    def __init__(self, head: bytes, body: bytes, done: RawDone) -> None:
+        self.head = head
         self.body = body
         self.done = done
         self.sent = 0
@@ -96,7 +110,7 @@ class _Conn(asyncio.Protocol):
             return
         if parsed is not None:
             status, body, keep = parsed
-            self._complete(classify(status, body), keep)
+            self._complete((status, body), keep)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -114,7 +128,7 @@ class _Conn(asyncio.Protocol):
             else:
                 detail = "connection closed mid-response"
             if parsed is not None:
-                self._complete(classify(parsed[0], parsed[1]), keep=False)
+                self._complete((parsed[0], parsed[1]), keep=False)
             else:
                 self._fail(detail)
             return
@@ -138,7 +152,7 @@ class _Conn(asyncio.Protocol):
         self.buf.clear()
         self.used += 1
         req.sent = int(time.time() * 1000)
-        self.transport.write(self.s.head + str(len(req.body)).encode() + b"\r\n\r\n" + req.body)
+        self.transport.write(req.head + str(len(req.body)).encode() + b"\r\n\r\n" + req.body)
         self.timer = self.s.loop.call_later(self.s.timeout_s, self._timeout)
 
     def _timeout(self) -> None:
@@ -155,9 +169,9 @@ class _Conn(asyncio.Protocol):
             self.closed = True
             self.transport.close()
         if self.req is not None:
-            self._complete(Result(Outcome.RETRYING, detail=detail), keep=False)
+            self._complete(detail, keep=False)
 
-    def _complete(self, result: Result, keep: bool) -> None:
+    def _complete(self, result: tuple[int, bytes] | str, keep: bool) -> None:
         req, self.req = self.req, None
         self._cancel_timer()
         self.buf.clear()
@@ -263,11 +277,12 @@ class FireSender:
         self.ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             self.ssl = ssl_context or ssl.create_default_context()
-        path = parts.path.rstrip("/") + ENQUEUE_PATH
-        lines = [f"POST {path} HTTP/1.1", f"Host: {headers.get('Host') or parts.netloc}"]
+        self.base_path = parts.path.rstrip("/")
+        lines = [f"Host: {headers.get('Host') or parts.netloc}"]
         lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
-        # The head is rendered once; each request appends its length and body.
-        self.head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode()
+        # The head is rendered once per path; each request appends its length and body.
+        self.headers = ("\r\n".join(lines) + "\r\nContent-Length: ").encode()
+        self.heads: dict[str, bytes] = {}
         self.timeout_s = timeout_s
         self.concurrency = concurrency
         self.queue: deque[_Request] = deque()
@@ -275,37 +290,31 @@ class FireSender:
         self.conns: set[_Conn] = set()  # every open connection, idle or busy
         self.open = 0
         self._kicked = False
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="btu-send", daemon=True)
-        self._thread.start()
+        self.loop: asyncio.AbstractEventLoop  # set by the first post(), on the loop
 
-    # -- called from any thread -----------------------------------------------------
+    # -- on the loop thread -------------------------------------------------------------
 
-    def send(self, fire: Fire, done: Done) -> None:
-        body = orjson.dumps(
-            {"id": fire.id, "kind": fire.kind, "due": fire.due, "fire_id": fire.fire_id}
-        )
-        self.queue.append(_Request(body, done))
-        if not self._kicked:
-            self._kicked = True
-            self.loop.call_soon_threadsafe(self._pump)
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.loop = asyncio.get_running_loop()
+        head = self.heads.get(path)
+        if head is None:
+            head = f"POST {self.base_path}{path} HTTP/1.1\r\n".encode() + self.headers
+            self.heads[path] = head
+        answer: asyncio.Future[tuple[int, bytes] | str] = self.loop.create_future()
 
-    def close(self) -> None:
-        """Close every connection (waiting up to a second for TLS goodbyes), then stop."""
-        if self.loop.is_closed():
-            return
-        if self._thread.is_alive():
-            closing = asyncio.run_coroutine_threadsafe(self._close_connections(), self.loop)
-            try:
-                closing.result(timeout=2)
-            except (TimeoutError, concurrent.futures.TimeoutError):
-                pass
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=2)
-        if not self.loop.is_running():
-            self.loop.close()
+        def done(result: tuple[int, bytes] | str, _sent: int) -> None:
+            if not answer.done():
+                answer.set_result(result)
 
-    async def _close_connections(self) -> None:
+        self.queue.append(_Request(head, body, done))
+        self._pump()
+        result = await answer
+        if isinstance(result, str):
+            raise SendError(result)
+        return result
+
+    async def aclose(self) -> None:
+        """Close every connection (waiting up to a second for TLS goodbyes)."""
         for conn in list(self.conns):
             if conn.transport is not None:
                 conn.transport.close()
@@ -359,8 +368,18 @@ class FireSender:
             )  # fmt: skip
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as e:
             self.open -= 1
-            req.done(Result(Outcome.RETRYING, detail=f"connect failed: {e.__class__.__name__}"),
-                     int(time.time() * 1000))  # fmt: skip
+            req.done(f"connect failed: {e.__class__.__name__}", int(time.time() * 1000))
             self._pump()
             return
         conn.send(req)
+
+
+def make_client(
+    base_url: str,
+    headers: dict[str, str],
+    timeout_s: float,
+    concurrency: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Client:
+    """The fire path's HTTP client."""
+    return FireSender(base_url, headers, timeout_s, concurrency, ssl_context)

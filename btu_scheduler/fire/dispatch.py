@@ -218,6 +218,10 @@ class Dispatcher:
         self._attempt(job)
         return True
 
+    def flush(self) -> None:
+        """Everything submitted so far may go out now (no batching linger)."""
+        self._sender.flush()
+
     def record(self, fire: Fire, outcome: str, detail: str = "") -> None:
         """Record an outcome for a fire that is not sent (missed, duplicate)."""
         now = self._now_ms()

@@ -113,8 +113,6 @@ class _TooLarge(Exception):
         self.status = status
 
 
-
-
 def _describe_error(error: Exception) -> str:
     # urllib3's messages name the host and port, never the headers.
     text = str(error.__class__.__name__)
