@@ -352,12 +352,11 @@ def test_interim_1xx_responses_are_skipped(serve: MakeServer, senders: MakeSende
 
 
 def test_switching_protocols_is_a_bad_response(serve: MakeServer, senders: MakeSender) -> None:
-    """A 101 answer to a POST is not a final answer we can use: retryable, named."""
+    """A 101 answer to a POST is not a final answer we can use: a retryable bad response
+    (the protocol layer names it: an upgrade nobody asked for)."""
     server = serve(lambda n, c, req: b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + ok())
     [result] = send_all(senders(server.url), 1)
-    assert (Outcome.RETRYING, "bad response: unexpected 101 Switching Protocols") == (
-        result.outcome, result.detail
-    )  # fmt: skip
+    assert (Outcome.RETRYING, "bad response") == (result.outcome, result.detail.split(":")[0])
 
 
 @pytest.mark.parametrize(
@@ -373,15 +372,16 @@ def test_an_endless_response_is_cut_off_and_its_connection_closed(
     serve: MakeServer, senders: MakeSender, head: bytes
 ) -> None:
     """A response that streams on without a length (or with a chunk-size line that never
-    ends) is not buffered without limit: past the cap it is a retryable bad response and
-    the connection is closed, long before the read timeout."""
+    ends) is not buffered without limit: past the cap (1 MiB of body; a line longer than
+    the protocol layer's limit) it is a retryable bad response and the connection is
+    closed, long before the read timeout."""
     stream = head + b"x" * (8 * 1024 * 1024)
     server = serve(lambda n, c, req: stream)
     sender = senders(server.url, timeout_s=30.0)
     [result] = send_all(sender, 1, timeout=25.0)
-    assert (Outcome.RETRYING, "bad response", True) == (
-        result.outcome, result.detail.split(":")[0], "larger than" in result.detail
-    )  # fmt: skip
+    assert (Outcome.RETRYING, "bad response") == (result.outcome, result.detail.split(":")[0])
+    if b"chunked" not in head:
+        assert "body larger than 1048576 bytes" in result.detail
     wait = time.monotonic() + 10
     while server.concurrent and time.monotonic() < wait:
         time.sleep(0.01)

@@ -1,40 +1,32 @@
-"""A lean HTTP/1.1 client for fires: one asyncio thread, keep-alive connections.
+"""The fire path's HTTP client: httpx (docs/decisions/0010-batch-firing-and-httpx.md).
 
-Why our own (docs/decisions/0008-own-http-client-for-fires.md): measured here, urllib3
-costs ~600 µs of CPU per request with 32 threads contending for the GIL, aiohttp ~325 µs,
-http.client ~280 µs; this client ~50 µs, which is what lets a burst of 10,000 fires go
-out within 2 s. It speaks exactly what the fire path needs: ``POST`` of a small JSON body
-to one endpoint, responses delimited by Content-Length, chunked encoding, or the closing
-of the connection, after any 1xx interim responses (``100 Continue``, ``103 Early
-Hints``), which are skipped; TLS through :mod:`ssl`.
+One :class:`httpx.AsyncClient` on the sender's event loop (:mod:`btu_scheduler.fire.batching`):
 
-Behaviour:
-
-- at most ``concurrency`` connections, each carrying one request at a time, reused while
-  the server keeps them alive;
-- a request that finds its idle connection closed by the server (nothing received) is
-  sent once more on a new one; the app de-duplicates by fire_id (PROTOCOL.md "Firing"
-  step 4), so this is always safe;
-- a connect failure, a timeout, a broken connection or an unparsable response is a
-  retryable outcome (:data:`Outcome.RETRYING`), as network errors are with any client;
-- a response never holds more than :data:`MAX_HEAD` + :data:`MAX_RESPONSE` bytes in
-  memory: a larger one (whatever its framing) ends as ``bad response: ... larger than``
-  and its connection is closed.
+- at most ``concurrency`` connections, kept alive and shared by all requests;
+- HTTP/2 where the site offers it over TLS (ALPN), else HTTP/1.1; interim ``1xx``
+  answers before the final one are skipped by the protocol layer, a ``101`` is a bad
+  response;
+- redirects followed (``307``/``308`` keep the POST; httpx drops the Authorization
+  header when a redirect leaves the site's origin);
+- proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY``, as httpx reads
+  them; TLS verified against the system's trust store (or ``SSL_CERT_FILE``);
+- an answer's body is read in pieces and never takes more than :data:`MAX_BODY` bytes
+  in memory: a larger one is a :class:`SendError` ``bad response: body larger than ...``
+  and its connection is closed. ``Accept-Encoding: identity``: no compressed bodies, so
+  the bound is on what arrives;
+- a connect failure, a timeout, a broken connection or an unparsable answer is a
+  :class:`SendError` with a short reason (the fire is retried, as network errors are).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import time
-from collections import deque
-from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import structlog
+import httpx
 
-log = structlog.get_logger("btu_scheduler.sender")
+from btu_scheduler.fire.answers import MAX_BODY
 
 
 class SendError(Exception):
@@ -51,217 +43,8 @@ class Client(Protocol):
     async def aclose(self) -> None: ...
 
 
-RawDone = Callable[["tuple[int, bytes] | str", int], None]
-
-log = structlog.get_logger("btu_scheduler.fire.sender")
-
-MAX_HEAD = 64 * 1024
-MAX_BODY = 1024 * 1024
-# Raw bytes after the head (chunk framing included) a response may take.
-MAX_RESPONSE = 2 * MAX_BODY
-NO_BODY_STATUS = frozenset({204, 304})
-
-
-class _Request:
-    __slots__ = ("body", "done", "head", "resent", "sent")
-
-    def __init__(self, head: bytes, body: bytes, done: RawDone) -> None:
-        self.head = head
-        self.body = body
-        self.done = done
-        self.sent = 0
-        self.resent = False
-
-
-class _BadResponse(Exception):
-    pass
-
-
-class _Conn(asyncio.Protocol):
-    """One keep-alive connection; carries one request at a time."""
-
-    def __init__(self, sender: FireSender) -> None:
-        self.s = sender
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.req: _Request | None = None
-        self.used = 0
-        self.got_bytes = False
-        self.timer: asyncio.TimerHandle | None = None
-        self.closed = False
-        self.counted_out = False  # no longer counted in the sender's open connections
-
-    # -- asyncio callbacks --------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.s.conns.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self.req is None:
-            return  # nothing asked: stray bytes after a timeout
-        self.got_bytes = True
-        self.buf += data
-        try:
-            parsed = _parse(self.buf, at_eof=False)
-        except (_BadResponse, ValueError) as e:
-            self._fail(f"bad response: {e}")
-            return
-        if parsed is not None:
-            status, body, keep = parsed
-            self._complete((status, body), keep)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.s.conns.discard(self)
-        req = self.req
-        if req is None:  # an idle connection the server closed
-            self.s.finished(self, keep=False)
-            return
-        if self.got_bytes:  # a body delimited by the closing of the connection
-            try:
-                parsed = _parse(self.buf, at_eof=True)
-            except (_BadResponse, ValueError) as e:
-                parsed = None
-                detail = f"bad response: {e}"
-            else:
-                detail = "connection closed mid-response"
-            if parsed is not None:
-                self._complete((parsed[0], parsed[1]), keep=False)
-            else:
-                self._fail(detail)
-            return
-        if self.used > 1 and not req.resent:
-            # A reused connection the server had closed while idle: send again on a new
-            # one (the app de-duplicates by fire_id, so this is always safe).
-            req.resent = True
-            self.req = None
-            self._cancel_timer()
-            self.s.finished(self, keep=False)
-            self.s.requeue(req)
-            return
-        self._fail(f"ConnectionError: {exc.__class__.__name__ if exc else 'closed by peer'}")
-
-    # -- sending and finishing ----------------------------------------------------
-
-    def send(self, req: _Request) -> None:
-        assert self.transport is not None
-        self.req = req
-        self.got_bytes = False
-        self.buf.clear()
-        self.used += 1
-        req.sent = int(time.time() * 1000)
-        self.transport.write(req.head + str(len(req.body)).encode() + b"\r\n\r\n" + req.body)
-        self.timer = self.s.loop.call_later(self.s.timeout_s, self._timeout)
-
-    def _timeout(self) -> None:
-        self.timer = None
-        self._fail("ReadTimeoutError")
-
-    def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def _fail(self, detail: str) -> None:
-        if self.transport is not None and not self.closed:
-            self.closed = True
-            self.transport.close()
-        if self.req is not None:
-            self._complete(detail, keep=False)
-
-    def _complete(self, result: tuple[int, bytes] | str, keep: bool) -> None:
-        req, self.req = self.req, None
-        self._cancel_timer()
-        self.buf.clear()
-        if not keep and not self.closed:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
-        self.s.finished(self, keep and not self.closed)
-        if req is not None:
-            req.done(result, req.sent)
-
-
-def _parse(buf: bytearray, at_eof: bool) -> tuple[int, bytes, bool] | None:
-    """``(status, body, keep_alive)`` when ``buf`` holds a whole response, else None."""
-    found = _final_head(buf)
-    if found is None:
-        return None
-    status, head, end = found
-    keep = head.startswith(b"http/1.1") and b"\r\nconnection: close" not in head
-    start = end + 4
-    if len(buf) - start > MAX_RESPONSE:
-        raise _BadResponse(f"response larger than {MAX_RESPONSE} bytes")
-    if status in NO_BODY_STATUS:
-        return status, b"", keep
-    length = _header(head, b"content-length")
-    if length is not None:
-        size = int(length)
-        if size > MAX_BODY:
-            raise _BadResponse(f"body of {size} bytes is larger than {MAX_BODY}")
-        if len(buf) < start + size:
-            return None
-        return status, bytes(buf[start : start + size]), keep
-    if b"chunked" in (_header(head, b"transfer-encoding") or b""):
-        body = _dechunk(buf, start)
-        return None if body is None else (status, body, keep)
-    if len(buf) - start > MAX_BODY:
-        raise _BadResponse(f"body without a length larger than {MAX_BODY} bytes")
-    if at_eof:  # neither length nor chunks: the body runs to the end of the connection
-        return status, bytes(buf[start:]), False
-    return None
-
-
-def _final_head(buf: bytearray) -> tuple[int, bytes, int] | None:
-    """``(status, lower-cased head, end of head)`` of the final response in ``buf``, or
-    None until its head is complete. Interim 1xx responses are removed from ``buf``."""
-    while True:
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > MAX_HEAD:
-                raise _BadResponse("header too large")
-            return None
-        head = bytes(buf[:end]).lower()
-        if not head.startswith(b"http/1."):
-            raise _BadResponse("not an HTTP/1 status line")
-        status = int(head[9:12])
-        if status == 101:
-            raise _BadResponse("unexpected 101 Switching Protocols")
-        if not 100 <= status < 200:
-            return status, head, end
-        del buf[: end + 4]  # 100 Continue, 103 Early Hints: the final answer follows
-
-
-def _header(head: bytes, name: bytes) -> bytes | None:
-    pos = head.find(b"\r\n" + name + b":")
-    if pos < 0:
-        return None
-    start = pos + len(name) + 3
-    stop = head.find(b"\r\n", start)
-    return head[start : stop if stop >= 0 else len(head)].strip()
-
-
-def _dechunk(buf: bytearray, pos: int) -> bytes | None:
-    out = bytearray()
-    while True:
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            return None
-        size = int(bytes(buf[pos:eol]).split(b";")[0], 16)
-        if size == 0:
-            return bytes(out) if buf.find(b"\r\n\r\n", eol) >= 0 else None
-        if len(buf) < eol + 2 + size + 2:
-            return None
-        out += buf[eol + 2 : eol + 2 + size]
-        if len(out) > MAX_BODY:
-            raise _BadResponse(f"chunked body larger than {MAX_BODY} bytes")
-        pos = eol + 2 + size + 2
-
-
-class FireSender:
-    """POSTs enqueue requests over at most ``concurrency`` keep-alive connections."""
+class HttpxClient:
+    """POSTs to one site over a pool of at most ``concurrency`` connections."""
 
     def __init__(
         self,
@@ -272,106 +55,56 @@ class FireSender:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(base_url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.ssl: ssl.SSLContext | None = None
-        if parts.scheme == "https":
-            self.ssl = ssl_context or ssl.create_default_context()
-        self.base_path = parts.path.rstrip("/")
-        lines = [f"Host: {headers.get('Host') or parts.netloc}"]
-        lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
-        # The head is rendered once per path; each request appends its length and body.
-        self.headers = ("\r\n".join(lines) + "\r\nContent-Length: ").encode()
-        self.heads: dict[str, bytes] = {}
-        self.timeout_s = timeout_s
-        self.concurrency = concurrency
-        self.queue: deque[_Request] = deque()
-        self.idle: list[_Conn] = []
-        self.conns: set[_Conn] = set()  # every open connection, idle or busy
-        self.open = 0
-        self._kicked = False
-        self.loop: asyncio.AbstractEventLoop  # set by the first post(), on the loop
-
-    # -- on the loop thread -------------------------------------------------------------
+        self._base = base_url.rstrip("/")
+        self._headers = dict(headers) | {"Accept-Encoding": "identity"}
+        if "Host" not in self._headers:
+            self._headers["Host"] = parts.netloc.rpartition("@")[2]
+        self._client = httpx.AsyncClient(
+            headers=self._headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            http2=parts.scheme == "https",
+            follow_redirects=True,
+            verify=ssl_context if ssl_context is not None else True,
+            trust_env=True,
+        )
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        self.loop = asyncio.get_running_loop()
-        head = self.heads.get(path)
-        if head is None:
-            head = f"POST {self.base_path}{path} HTTP/1.1\r\n".encode() + self.headers
-            self.heads[path] = head
-        answer: asyncio.Future[tuple[int, bytes] | str] = self.loop.create_future()
-
-        def done(result: tuple[int, bytes] | str, _sent: int) -> None:
-            if not answer.done():
-                answer.set_result(result)
-
-        self.queue.append(_Request(head, body, done))
-        self._pump()
-        result = await answer
-        if isinstance(result, str):
-            raise SendError(result)
-        return result
+        try:
+            async with self._client.stream("POST", self._base + path, content=body) as answer:
+                if answer.status_code < 200:
+                    raise SendError(f"bad response: unexpected {answer.status_code} "
+                                    f"{answer.reason_phrase}".rstrip())  # fmt: skip
+                data = bytearray()
+                async for piece in answer.aiter_raw():
+                    data += piece
+                    if len(data) > MAX_BODY:
+                        raise SendError(f"bad response: body larger than {MAX_BODY} bytes")
+                return answer.status_code, bytes(data)
+        except httpx.HTTPError as e:
+            raise SendError(describe(e)) from None
 
     async def aclose(self) -> None:
-        """Close every connection (waiting up to a second for TLS goodbyes)."""
-        for conn in list(self.conns):
-            if conn.transport is not None:
-                conn.transport.close()
-        deadline = self.loop.time() + 1.0
-        while self.conns and self.loop.time() < deadline:
-            await asyncio.sleep(0.01)
-        for conn in list(self.conns):
-            if conn.transport is not None:
-                conn.transport.abort()
-        await asyncio.sleep(0)
+        await self._client.aclose()
 
-    # -- on the loop thread ---------------------------------------------------------
 
-    def requeue(self, req: _Request) -> None:
-        self.queue.appendleft(req)
-        self._pump()
+def describe(error: httpx.HTTPError) -> str:
+    """A short reason: the kind of failure, never the request's headers."""
+    if isinstance(error, httpx.ConnectTimeout | httpx.ConnectError):
+        return f"connect failed: {error.__class__.__name__}"
+    if isinstance(error, httpx.TimeoutException):
+        return "ReadTimeoutError"
+    if isinstance(error, httpx.RemoteProtocolError) and "disconnected" in str(error):
+        return "ConnectionError: closed by peer"
+    if isinstance(error, httpx.RemoteProtocolError | httpx.DecodingError):
+        return f"bad response: {_first_line(error)}"
+    if isinstance(error, httpx.TooManyRedirects):
+        return "TooManyRedirects"
+    return f"ConnectionError: {error.__class__.__name__}"
 
-    def finished(self, conn: _Conn, keep: bool) -> None:
-        if keep:
-            self.idle.append(conn)
-        elif not conn.counted_out:
-            conn.counted_out = True
-            self.open -= 1
-            if conn in self.idle:
-                self.idle.remove(conn)
-        self._pump()
 
-    def _pump(self) -> None:
-        self._kicked = False  # before draining: a send after this schedules a new pump
-        queue = self.queue
-        while queue:
-            if self.idle:
-                conn = self.idle.pop()
-                if conn.closed:
-                    continue  # already counted out by finished()
-                conn.send(queue.popleft())
-            elif self.open < self.concurrency:
-                self.open += 1
-                self.loop.create_task(self._connect(queue.popleft()))
-            else:
-                return
-
-    async def _connect(self, req: _Request) -> None:
-        try:
-            _transport, conn = await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: _Conn(self), self.host, self.port, ssl=self.ssl,
-                    server_hostname=self.host if self.ssl else None,
-                ),
-                timeout=min(self.timeout_s, 5.0),
-            )  # fmt: skip
-        except (OSError, asyncio.TimeoutError, ssl.SSLError) as e:
-            self.open -= 1
-            req.done(f"connect failed: {e.__class__.__name__}", int(time.time() * 1000))
-            self._pump()
-            return
-        conn.send(req)
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [error.__class__.__name__])[0][:200]
 
 
 def make_client(
@@ -382,4 +115,4 @@ def make_client(
     ssl_context: ssl.SSLContext | None = None,
 ) -> Client:
     """The fire path's HTTP client."""
-    return FireSender(base_url, headers, timeout_s, concurrency, ssl_context)
+    return HttpxClient(base_url, headers, timeout_s, concurrency, ssl_context)
