@@ -187,11 +187,14 @@ RPC_MAXLEN = 1_000
 SCHEDULES_MAXLEN = 100_000
 RPC_REPLY_TTL_S = 60
 
+# Batch firing (protocol 1.1): the app's batch endpoint, and the most fires one request
+# may carry (the app refuses more).
+ENQUEUE_BATCH_PATH = "/api/method/btu.api.enqueue_batch"
+MAX_BATCH_FIRES = 500
+
 # Endpoint paths on the Frappe site.
 ENQUEUE_PATH = "/api/method/btu.api.enqueue_scheduled"
 REPUBLISH_PATH = "/api/method/btu.api.republish_all"
-ENQUEUE_BATCH_PATH = "/api/method/btu.api.enqueue_batch"  # protocol 1.1
-MAX_BATCH_FIRES = 500  # fires one enqueue_batch request may carry (the app refuses more)
 
 
 class Marker:
