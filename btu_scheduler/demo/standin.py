@@ -98,6 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a daemon opens up to http_concurrency connections at once
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a daemon killed mid-request) is not an error here."""
