@@ -165,7 +165,7 @@ def test_fires_handed_over_one_by_one_wait_the_linger_for_company(make_sender: A
 def test_busy_connections_let_fires_gather_into_larger_batches(make_sender: Any) -> None:
     """With every request slot taken, fires queue and leave together once one frees."""
     release = threading.Event()
-    sender, client = make_sender(release=release, batch_size=100, linger_s=0.0, concurrency=1)
+    sender, client = make_sender(release=release, batch_size=100, linger_s=10.0, concurrency=1)
     collector = Collector()
     send(sender, fires(2, "A"), collector)
     for _ in range(500):
