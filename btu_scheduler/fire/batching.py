@@ -57,6 +57,7 @@ class _Waiting:
     fire: Fire
     done: Done
     since: float  # loop time it was queued
+    flushed: bool = False  # handed over before a flush: goes without lingering
 
 
 class BatchingSender:
@@ -134,13 +135,18 @@ class BatchingSender:
             waiting = self._incoming.popleft()
             waiting.since = now
             self._queue.append(waiting)
-        flush, self._flush = self._flush, False
         queue = self._queue
+        if self._flush:
+            self._flush = False
+            for waiting in reversed(queue):  # the flushed ones are a prefix of the queue
+                if waiting.flushed:
+                    break
+                waiting.flushed = True
         while queue and self._in_flight < self._s.concurrency:
-            if now < self._singles_until or (len(queue) == 1 and flush):
+            if now < self._singles_until or (len(queue) == 1 and queue[0].flushed):
                 self._start(self._single(queue.popleft()))
                 continue
-            ready = flush or len(queue) >= self._s.batch_size
+            ready = queue[0].flushed or len(queue) >= self._s.batch_size
             if not ready and now - queue[0].since < self._s.linger_s:
                 self._linger_at(queue[0].since + self._s.linger_s)
                 return
