@@ -386,3 +386,31 @@ def test_an_endless_response_is_cut_off_and_its_connection_closed(
     while server.concurrent and time.monotonic() < wait:
         time.sleep(0.01)
     assert 0 == server.concurrent  # the client closed its end
+
+
+def test_a_307_redirect_is_followed_with_the_post(serve: MakeServer, senders: MakeSender) -> None:
+    """A site that moved its API answers 307: the same POST (body and token) goes to the
+    new place, and its answer is the fire's."""
+    moved = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"
+    server = serve(lambda n, c, req: moved if n == 1 else ok())
+    [result] = send_all(senders(server.url), 1)
+    assert (Outcome.ENQUEUED, 2) == (result.outcome, len(server.requests))
+    second = server.requests[1].split(b"\r\n\r\n")
+    assert second[0].startswith(b"POST /moved HTTP/1.1")
+    assert f"Authorization: token key:{SECRET}".encode() in second[0]
+    assert b"TS-0@1000" in second[1]
+
+
+def test_the_proxy_from_the_environment_carries_the_request(
+    serve: MakeServer, senders: MakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HTTP_PROXY`` set: the request goes to the proxy, in absolute form, for the site's
+    address (the site here has a name nothing resolves)."""
+    proxy = serve(lambda n, c, req: ok())
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    [result] = send_all(senders("http://erp.site.invalid:8000"), 1)
+    assert Outcome.ENQUEUED == result.outcome
+    line = proxy.requests[0].split(b"\r\n")[0]
+    assert f"POST http://erp.site.invalid:8000{ENQUEUE_PATH} HTTP/1.1".encode() == line

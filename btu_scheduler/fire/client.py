@@ -10,7 +10,8 @@
 - redirects followed (``307``/``308`` keep the POST; httpx drops the Authorization
   header when a redirect leaves the site's origin);
 - proxies from ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY``, as httpx reads
-  them; TLS verified against the system's trust store (or ``SSL_CERT_FILE``);
+  them; TLS verified against the system's trust store (or ``SSL_CERT_FILE`` /
+  ``SSL_CERT_DIR``);
 - an answer's body is read in pieces and never takes more than :data:`MAX_BODY` bytes
   in memory: a larger one is a :class:`SendError` ``bad response: body larger than ...``
   and its connection is closed. ``Accept-Encoding: identity``: no compressed bodies, so
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -57,14 +58,18 @@ class HttpxClient:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(base_url)
-        self._base = base_url.rstrip("/")
+        host = parts.netloc.rpartition("@")[2]  # never credentials written in the URL
+        self._base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
         self._headers = dict(headers) | {"Accept-Encoding": "identity"}
         if "Host" not in self._headers:
-            self._headers["Host"] = parts.netloc.rpartition("@")[2]
+            self._headers["Host"] = host
         # One client (one connection) per request slot, handed out by a queue: httpcore's
         # shared pool scans every waiting request against every connection at each
         # change (~1.5 ms of CPU per request with 32 in flight, measured); one
         # connection per client keeps that constant (docs/decisions/0010).
+        # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR when set), as before;
+        # httpx alone would use certifi's. One context for all the clients.
+        tls = ssl_context if ssl_context is not None else ssl.create_default_context()
         self._idle: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
         self._clients = [
             httpx.AsyncClient(
@@ -73,7 +78,7 @@ class HttpxClient:
                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
                 http2=parts.scheme == "https",
                 follow_redirects=True,
-                verify=ssl_context if ssl_context is not None else True,
+                verify=tls,
                 trust_env=True,
             )
             for _ in range(concurrency)
