@@ -9,7 +9,7 @@ Threads and what they own:
 - **reader**: one blocking XREAD on the schedules and RPC streams (no polling); applies
   changes to the engine and answers RPC when this instance is the leader.
 - **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat.
-- the dispatcher's pool, retry timer and recorder (see :mod:`btu_scheduler.fire.dispatch`).
+- the fire path's sender, retry timer and recorder (see :mod:`btu_scheduler.fire`).
 
 The engine is guarded by one lock; nothing slow happens while holding it.
 """
