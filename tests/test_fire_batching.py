@@ -44,9 +44,12 @@ def accept_all(path: str, body: dict[str, Any]) -> tuple[int, bytes]:
 class ScriptedClient:
     """Answers each POST with ``answer(path, json body)``; records every request."""
 
-    def __init__(self, answer: Answer, release: threading.Event | None = None) -> None:
+    def __init__(
+        self, answer: Answer, release: threading.Event | None = None, per_fire_s: float = 0.0
+    ) -> None:
         self.answer = answer
         self.release = release
+        self.per_fire_s = per_fire_s  # a site this slow per fire of a request
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
 
@@ -56,6 +59,7 @@ class ScriptedClient:
             self.requests.append((path, parsed))
         while self.release is not None and not self.release.is_set():
             await asyncio.sleep(0.005)
+        await asyncio.sleep(self.per_fire_s * len(parsed.get("fires", [parsed])))
         return self.answer(path, parsed)
 
     async def aclose(self) -> None:
@@ -111,9 +115,13 @@ def fires(count: int, prefix: str = "RL") -> list[Fire]:
 def make_sender() -> Iterator[Callable[..., tuple[BatchingSender, ScriptedClient]]]:
     made: list[BatchingSender] = []
 
-    def make(answer: Answer = accept_all, release: threading.Event | None = None,
-             **settings: Any) -> tuple[BatchingSender, ScriptedClient]:  # fmt: skip
-        client = ScriptedClient(answer, release)
+    def make(
+        answer: Answer = accept_all,
+        release: threading.Event | None = None,
+        per_fire_s: float = 0.0,
+        **settings: Any,
+    ) -> tuple[BatchingSender, ScriptedClient]:
+        client = ScriptedClient(answer, release, per_fire_s)
         sender = BatchingSender(lambda: client, BatchSettings(**({"timeout_s": 5.0} | settings)))
         made.append(sender)
         return sender, client
@@ -296,6 +304,35 @@ def test_the_batch_endpoint_is_tried_again_after_the_reprobe_time(make_sender: A
     send(sender, fires(5, "C"), collector)
     collector.wait(15)
     assert [ENQUEUE_BATCH_PATH] + [ENQUEUE_PATH] * 10 + [ENQUEUE_BATCH_PATH] == client.paths()
+
+
+def test_a_batch_that_times_out_makes_the_next_ones_smaller(make_sender: Any) -> None:
+    """A site slower per fire than a full batch allows (40 ms a fire, 0.5 s timeout): the
+    batch of 20 times out (every fire retryable), and the same fires sent again go in
+    batches of 10, which it answers in time."""
+    sender, client = make_sender(per_fire_s=0.04, batch_size=100, timeout_s=0.5)
+    first, again = Collector(), Collector()
+    batch = fires(20)
+    send(sender, batch, first)
+    assert {(Outcome.RETRYING, "ReadTimeoutError")} == {
+        (r.outcome, r.detail) for r in first.wait(20).values()
+    }
+    send(sender, batch, again)  # as the dispatcher's retries would
+    assert {Outcome.ENQUEUED} == {r.outcome for r in again.wait(20).values()}
+    assert [20, 10, 10] == [len(body["fires"]) for _p, body in client.requests]
+
+
+def test_quick_answers_bring_the_batch_size_back(make_sender: Any) -> None:
+    """After a timeout halved it, batches answered quickly double the size again."""
+    sender, client = make_sender(per_fire_s=0.04, batch_size=16, timeout_s=0.5)
+    collector = Collector()
+    send(sender, fires(16, "SLOW"), collector)  # 0.64 s: times out, size 8
+    collector.wait(16)
+    client.per_fire_s = 0.0
+    for round_ in range(3):  # 8, then 16 (restored), then 16
+        send(sender, fires(16, f"R{round_}"), collector)
+        collector.wait(16 * (round_ + 2))
+    assert [16, 8, 8, 16, 16] == [len(body["fires"]) for _p, body in client.requests]
 
 
 class TestClassifyBatch:

@@ -13,6 +13,8 @@ one asyncio thread with the HTTP client (:mod:`btu_scheduler.fire.client`):
 - a lone fire goes to the single endpoint (``enqueue_scheduled``);
 - every fire of a batch gets its own outcome (:func:`~btu_scheduler.fire.answers.classify_batch`),
   so the dispatcher retries per fire exactly as for single requests;
+- a batch that times out halves the size of the next ones (a site slower per fire than
+  a full batch allows still gets every fire); quick answers double it back;
 - a site that does not know ``enqueue_batch`` (:func:`~btu_scheduler.fire.answers.batch_unknown`)
   gets the fires of that batch again at once as single requests, and every fire after
   them, until the batch endpoint is tried again ``reprobe_s`` later.
@@ -83,6 +85,7 @@ class BatchingSender:
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._singles_until = 0.0  # loop time; batching is off before it
+        self._cap = settings.batch_size  # fires a batch may take now (halved by timeouts)
         self._thread = threading.Thread(target=self.loop.run_forever, name="btu-send", daemon=True)
         self._thread.start()
 
@@ -146,11 +149,11 @@ class BatchingSender:
             if now < self._singles_until or (len(queue) == 1 and queue[0].flushed):
                 self._start(self._single(queue.popleft()))
                 continue
-            ready = queue[0].flushed or len(queue) >= self._s.batch_size
+            ready = queue[0].flushed or len(queue) >= self._cap
             if not ready and now - queue[0].since < self._s.linger_s:
                 self._linger_at(queue[0].since + self._s.linger_s)
                 return
-            count = min(len(queue), self._s.batch_size)
+            count = min(len(queue), self._cap)
             batch = [queue.popleft() for _ in range(count)]
             self._start(self._single(batch[0]) if count == 1 else self._batch(batch))
 
@@ -201,13 +204,17 @@ class BatchingSender:
         ]
         body = orjson.dumps({"fires": fires})
         sent = self._now_ms()
+        started = self.loop.time()
         try:
             status, data = await self._post(ENQUEUE_BATCH_PATH, body)
         except (SendError, asyncio.TimeoutError) as e:
             detail = str(e) if isinstance(e, SendError) else "ReadTimeoutError"
+            if isinstance(e, asyncio.TimeoutError):
+                self._shrink(len(batch))
             for waiting in batch:
                 _call(waiting, Result(Outcome.RETRYING, detail=detail), sent)
             return
+        self._grow(len(batch), self.loop.time() - started)
         if batch_unknown(status, data):
             self._batching_off(status, batch)
             return
@@ -217,6 +224,23 @@ class BatchingSender:
         results = classify_batch(status, data, [w.fire.fire_id for w in batch])
         for waiting, result in zip(batch, results, strict=True):
             _call(waiting, result, sent)
+
+    def _shrink(self, size: int) -> None:
+        """A batch of ``size`` fires took longer than the request timeout: the site is
+        slower per fire than a full batch allows. Later batches take half as many (their
+        fires, retried, too), so a slow site still gets every fire."""
+        smaller = max(1, size // 2)
+        if smaller < self._cap:
+            self._cap = smaller
+            log.warning("batch_timed_out", fires=size, batch_size_now=smaller)
+
+    def _grow(self, size: int, took_s: float) -> None:
+        """A batch as large as allowed was answered in under a quarter of the timeout:
+        allow twice as many again, up to ``batch_size``."""
+        if self._cap < self._s.batch_size and size >= self._cap and took_s < self._s.timeout_s / 4:
+            self._cap = min(self._s.batch_size, self._cap * 2)
+            if self._cap == self._s.batch_size:
+                log.info("batch_size_restored", batch_size=self._cap)
 
     def _batching_off(self, status: int, batch: list[_Waiting]) -> None:
         """The site does not know the batch endpoint: these fires go again at once,
