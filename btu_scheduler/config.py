@@ -62,6 +62,8 @@ class Settings:
     # Redis reconnects
     reconnect_max_seconds: float = 10.0
     shutdown_timeout_seconds: float = 10.0
+    # observability: host:port serving /metrics, /healthz, /readyz ("" = off)
+    metrics_listen: str = ""
 
     @property
     def renew_seconds(self) -> float:
@@ -258,6 +260,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"setting {name!r} must be greater than 0")
     if s.lease_seconds < 0.3:
         raise ConfigError("setting 'lease_seconds' must be at least 0.3")
+    if s.metrics_listen:
+        from btu_scheduler.health import parse_listen
+
+        parse_listen(s.metrics_listen)
     if s.fired_ttl_seconds < 0:
         raise ConfigError("setting 'fired_ttl_seconds' must be 0 (automatic) or more")
     if 0 < s.fired_ttl_seconds < s.grace_seconds + s.retry_deadline_seconds:

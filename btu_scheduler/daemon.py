@@ -49,6 +49,8 @@ from btu_scheduler.firesender import FireSender
 from btu_scheduler.heap import Item
 from btu_scheduler.http import Endpoint
 from btu_scheduler.lease import Lease
+from btu_scheduler.metrics import Metrics
+from btu_scheduler.observe import Observability
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
@@ -89,7 +91,10 @@ class Daemon:
         self.started_mono = time.monotonic()
         self.started_ms = self.now_ms()
         self.engine = Engine(grace_ms=int(settings.grace_seconds * 1000))
-        self.stats = Stats()
+        self.metrics = Metrics(settings.site)
+        self.stats = Stats(self.metrics)
+        self.redis_up = False  # the last lease round trip succeeded
+        self.redis_error = ""
         self.r = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
         )
@@ -157,6 +162,8 @@ class Daemon:
         self._pending: list[Fire] = []  # popped but not yet claimed (Redis was down)
         self._view_armed = 0
         self._view_next_due: int | None = None
+        self.reader_thread: threading.Thread | None = None
+        self.observe = Observability(self)
 
     # -- small helpers ----------------------------------------------------------------
 
@@ -177,10 +184,14 @@ class Daemon:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         self._install_signals()
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
+        self.observe.start()
         if not self._start():
             self.lease_stop.set()
+            self.observe.stop()
             return 0
-        threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True).start()
+        self.reader_thread = threading.Thread(target=self.reader.loop, name="btu-reader",
+                                              daemon=True)  # fmt: skip
+        self.reader_thread.start()
         try:
             self._firing_loop()
         finally:
@@ -293,6 +304,7 @@ class Daemon:
                 client.close()
             except RedisError:
                 pass
+        self.observe.stop()
         log.info("stopped", instance=self.instance, handed_back=handed, lease_released=released)
 
     # -- lease ------------------------------------------------------------------------
@@ -322,6 +334,7 @@ class Daemon:
         self._lease_ticks += 1
         beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
         state = self.lease.tick(self._heartbeat() if beat else None)
+        self.redis_up, self.redis_error = True, ""
         renew = self.settings.renew_seconds
         if state.leader:
             self._lease_valid_until = started + self.lease.lease_ms / 1000
@@ -336,6 +349,7 @@ class Daemon:
         if self._was_leader:
             self._was_leader = False
             log.warning("leader_lost", instance=self.instance, holder=state.token)
+        self.observe.standby(state.token)
         # Try again right when the holder's lease would run out.
         return max(0.005, min(renew, state.pttl_ms / 1000 + 0.005))
 
@@ -347,11 +361,13 @@ class Daemon:
                 wait = self._lease_tick()
                 backoff.reset()
             except REDIS_DOWN as e:
+                self.redis_up, self.redis_error = False, str(e)
                 if self._was_leader and not self.is_leader:
                     self._was_leader = False
                     log.warning("leader_lost", instance=self.instance, error=str(e))
                 wait = backoff.next()
             except RedisError as e:
+                self.redis_up, self.redis_error = False, str(e)
                 log.error("lease_error", error=str(e))
                 wait = backoff.next()
 

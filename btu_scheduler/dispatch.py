@@ -232,6 +232,12 @@ class Dispatcher:
         with self._lock:
             return len(self._unfinished)
 
+    @property
+    def retrying(self) -> int:
+        """Fires waiting for their next attempt."""
+        with self._lock:
+            return len(self._retry_heap)
+
     def submit(self, fire: Fire) -> bool:
         """Send a claimed fire; False (and a ``failed`` record) when the backlog is full."""
         now = time.monotonic()
