@@ -107,7 +107,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings.require_firing()
     except ConfigError as e:
         return _fail(str(e), 2)
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(
+        settings.log_level,
+        settings.log_format,
+        context={"site": settings.site, "instance": settings.instance},
+    )
     return Daemon(settings).run()
 
 
@@ -251,14 +255,31 @@ def cmd_fires(args: argparse.Namespace) -> int:
         client.close()
 
 
+_NUMERIC_FIRE_FIELDS = (F.DUE, F.SENT, F.LAG_MS, F.ATTEMPT, F.HTTP)
+
+
+def _fire_json(fields: dict[str, str]) -> dict[str, Any]:
+    """The entry with its numbers as JSON numbers (an empty ``http`` is null)."""
+    out: dict[str, Any] = dict(fields)
+    for name in _NUMERIC_FIRE_FIELDS:
+        raw = fields.get(name)
+        if raw == "":
+            out[name] = None
+        elif raw is not None and raw.lstrip("-").isdigit():
+            out[name] = int(raw)
+    return out
+
+
 def _print_fire(fields: dict[str, str], as_json: bool) -> None:
     if as_json:
-        print(orjson.dumps(fields).decode(), flush=True)
+        print(orjson.dumps(_fire_json(fields)).decode(), flush=True)
         return
     due = int(fields[F.DUE]) if fields.get(F.DUE, "").isdigit() else None
+    detail = fields.get(F.DETAIL, "")
     print(
         f"{_iso(due)}  {fields.get(F.OUTCOME, '?'):<9} {fields.get(F.ID, '?'):<20} "
         f"lag {fields.get(F.LAG_MS, '?')} ms  http {fields.get(F.HTTP) or '-'}  "
-        f"attempt {fields.get(F.ATTEMPT, '?')}  job {fields.get(F.JOB) or '-'}",
+        f"attempt {fields.get(F.ATTEMPT, '?')}  job {fields.get(F.JOB) or '-'}"
+        + (f"  detail {detail}" if detail else ""),
         flush=True,
     )

@@ -39,7 +39,7 @@ from btu_scheduler.engine import Fire
 from btu_scheduler.http import Result
 from btu_scheduler.sender import Sender
 from streams.keys import Keys, Marker, Outcome
-from streams.messages import FireRecord
+from streams.messages import DETAIL_MAX, FireRecord
 from streams.redisio import text
 
 log = structlog.get_logger("btu_scheduler.dispatch")
@@ -114,6 +114,20 @@ return 1
 """
 
 
+_LOG_LEVEL = {Outcome.RETRYING: "warning", Outcome.FAILED: "error"}
+
+
+def reason(result: Result) -> str:
+    """The ``detail`` of a fire record: empty for a success; else the HTTP status with
+    the site's message (``HTTP 404: BTU Task X not found``) or what went wrong."""
+    if result.outcome in (Outcome.ENQUEUED, Outcome.DUPLICATE) and not result.detail:
+        return ""
+    text = result.detail.strip()
+    if result.http is not None and "HTTP " not in text:
+        text = f"HTTP {result.http}: {text}" if text else f"HTTP {result.http}"
+    return text[:DETAIL_MAX]
+
+
 @dataclass(order=True)
 class _Job:
     """A claimed fire on its way; ordered by when its next attempt is due."""
@@ -123,6 +137,8 @@ class _Job:
     fire: Fire = field(compare=False)
     deadline: float = field(compare=False)  # monotonic
     attempt: int = field(compare=False, default=0)
+    started: float = field(compare=False, default=0.0)  # monotonic, at submit
+    first_lag_ms: int | None = field(compare=False, default=None)  # of the first attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +257,7 @@ class Dispatcher:
     def submit(self, fire: Fire) -> bool:
         """Send a claimed fire; False (and a ``failed`` record) when the backlog is full."""
         now = time.monotonic()
-        job = _Job(now, next(self._seq), fire, now + self._s.retry_deadline_s)
+        job = _Job(now, next(self._seq), fire, now + self._s.retry_deadline_s, started=now)
         with self._lock:
             full = len(self._unfinished) >= self._s.max_backlog or not self._accepting
             if not full:
@@ -257,9 +273,9 @@ class Dispatcher:
         now = self._now_ms()
         record = FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=now, outcome=outcome,
-            instance=self._s.instance, attempt=0,
+            instance=self._s.instance, attempt=0, detail=detail,
         )  # fmt: skip
-        self._emit(record, None, detail)
+        self._emit(record, None)
 
     def _attempt(self, job: _Job) -> None:
         """Start one attempt; :meth:`_attempted` runs when the sender has the answer."""
@@ -277,16 +293,18 @@ class Dispatcher:
         self._sender.send(job.fire, done)
 
     def _attempted(self, job: _Job, result: Result, sent: int) -> None:
+        if job.first_lag_ms is None:
+            job.first_lag_ms = sent - job.fire.due
         if not result.retryable:
             self._finish(job, result, sent)
             return
         delay = min(self._s.retry_max_s, self._s.retry_initial_s * 2 ** (job.attempt - 1))
         if time.monotonic() + delay > job.deadline:
-            self._finish(
-                job, Result(Outcome.FAILED, result.http, detail=f"gave up: {result.detail}"), sent
-            )
+            tried = time.monotonic() - job.started
+            why = f"gave up after {job.attempt} attempts over {tried:.1f} s: {reason(result)}"
+            self._finish(job, Result(Outcome.FAILED, result.http, detail=why), sent)
             return
-        self._emit(self._record_of(job, result, sent), None, result.detail)
+        self._emit(self._record_of(job, result, sent), None, job.first_lag_ms, delay)
         with self._retry_cv:
             if self._stopping:
                 return  # left in _unfinished: handed back at shutdown
@@ -297,27 +315,40 @@ class Dispatcher:
     def _finish(self, job: _Job, result: Result, sent: int) -> None:
         with self._lock:
             self._unfinished.pop(job.seq, None)
-        if job.attempt == 0:
-            job.attempt = 1
         marker = Marker.FAILED if result.outcome == Outcome.FAILED else Marker.DONE
-        self._emit(self._record_of(job, result, sent), marker, result.detail)
+        self._emit(self._record_of(job, result, sent), marker, job.first_lag_ms)
 
     def _record_of(self, job: _Job, result: Result, sent: int) -> FireRecord:
         fire = job.fire
         return FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=sent, outcome=result.outcome,
             instance=self._s.instance, attempt=job.attempt, http=result.http, job=result.job,
+            detail=reason(result),
         )  # fmt: skip
 
-    def _emit(self, record: FireRecord, marker: str | None, detail: str) -> None:
-        log.info(
+    def _emit(
+        self,
+        record: FireRecord,
+        marker: str | None,
+        first_lag_ms: int | None = None,
+        retry_in_s: float | None = None,
+    ) -> None:
+        """Log the outcome (warning when retrying, error when failed) and queue it for the
+        fires stream. A retry line shows the first attempt's lag apart from the delay."""
+        extra: dict[str, object] = {"detail": record.detail} if record.detail else {}
+        if first_lag_ms is not None and record.attempt > 1:
+            extra["first_lag_ms"] = first_lag_ms
+        if retry_in_s is not None:
+            extra["retry_in_s"] = round(retry_in_s, 3)
+        level = _LOG_LEVEL.get(record.outcome, "info")
+        getattr(log, level)(
             "fire",
             id=record.id, fire_id=record.fire_id, due=record.due, lag_ms=record.lag_ms,
             outcome=record.outcome, http=record.http, attempt=record.attempt, job=record.job,
-            **({"detail": detail} if detail else {}),
+            **extra,
         )  # fmt: skip
         if self._on_outcome is not None:
-            self._on_outcome(record, detail)
+            self._on_outcome(record, record.detail)
         self._records.put((record, marker))
 
     def _now_ms(self) -> int:

@@ -135,6 +135,7 @@ class F:
     JOB = "job"
     ATTEMPT = "attempt"
     INSTANCE = "instance"
+    DETAIL = "detail"  # 1.1: why a fire is retrying or failed
     # dead letter
     SOURCE = "source"
     ENTRY = "entry"

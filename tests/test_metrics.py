@@ -8,9 +8,11 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from btu_scheduler import logs
 from btu_scheduler.demo.embedded import free_port
 from btu_scheduler.errors import ConfigError
 from btu_scheduler.health import parse_listen
@@ -99,6 +101,21 @@ def test_counters_and_histogram_move_as_the_fires_stream_says(stack: Stack) -> N
     assert value(scraped, "btu_armed_items", site=site) == 0  # once items are done
     assert value(scraped, "btu_dead_letters_total", site=site) == 0
     assert daemon.alive
+    lines = [orjson.loads(x) for x in daemon.log().splitlines() if x.startswith("{")]
+    assert all(x.get("site") == site and x.get("instance") == "m1" for x in lines)
+    failed = [x for x in lines if x["event"] == "fire" and x["outcome"] == "failed"]
+    retrying = [x for x in lines if x["event"] == "fire" and x["outcome"] == "retrying"]
+    assert [("error", "HTTP 404: BTU Task Gone not found")] == [
+        (x["level"], x["detail"]) for x in failed
+    ]
+    assert [("warning", "HTTP 500: database is locked")] == [
+        (x["level"], x["detail"]) for x in retrying
+    ]
+    assert failed[0]["due_iso"].endswith("Z")
+    assert [f.detail for f in fires if f.outcome != "enqueued"] == [
+        "HTTP 500: database is locked",
+        "HTTP 404: BTU Task Gone not found",
+    ]
 
 
 def test_dead_letters_are_counted(stack: Stack) -> None:
@@ -167,3 +184,10 @@ def test_each_metrics_object_has_its_own_registry() -> None:
     a.fire_outcome(record)
     assert a.registry.get_sample_value("btu_fire_lag_seconds_sum", {"site": "a.example"}) == 0.25
     assert b.registry.get_sample_value("btu_fire_lag_seconds_count", {"site": "b.example"}) == 0
+
+
+def test_log_lines_carry_site_instance_and_iso_due() -> None:
+    add = logs.with_context({"site": "erp.example", "instance": "i1"})
+    line = add(None, "info", {"event": "fire", "due": 1_800_000_000_000, "instance": "own"})
+    assert {"site": "erp.example", "instance": "own",
+            "due_iso": "2027-01-15T08:00:00.000Z"}.items() <= line.items()  # fmt: skip
