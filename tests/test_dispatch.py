@@ -334,8 +334,9 @@ class TestSubmit:
         d.submit(fire())
         records = read_fires(real_redis, keys, 3)
         got = [(r["outcome"], r["attempt"], r["http"], r["detail"]) for r in records]
-        expected = [("retrying", "1", "503", "HTTP 503: busy"),
-                    ("retrying", "2", "503", "HTTP 503: busy"), ("enqueued", "3", "200", "")]  # fmt: skip
+        busy = "HTTP 503: busy"
+        expected = [("retrying", "1", "503", busy), ("retrying", "2", "503", busy),
+                    ("enqueued", "3", "200", "")]  # fmt: skip
         assert (expected, 3) == (got, len(endpoint.calls))
 
     def test_permanent_failure(
