@@ -185,6 +185,7 @@ RPC_REPLY_TTL_S = 60
 # Endpoint paths on the Frappe site.
 ENQUEUE_PATH = "/api/method/btu.api.enqueue_scheduled"
 REPUBLISH_PATH = "/api/method/btu.api.republish_all"
+WHOAMI_PATH = "/api/method/btu.api.whoami"  # (ours) the daemon's start-up check
 
 
 class Marker:
