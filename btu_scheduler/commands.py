@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from streams.redisio import xread, xrevrange
 from streams.rpc import RpcClient
 
 Handler = Callable[[argparse.Namespace], int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -167,9 +168,15 @@ def _rpc_command(
 
 
 def _iso(ms: Any) -> str:
+    """Epoch ms as ISO 8601 UTC, exact to the millisecond; the number itself when it is
+    outside the years 1-9999."""
     if not isinstance(ms, int):
         return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return f"{ms} ms"
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _show_ping(d: dict[str, Any]) -> str:

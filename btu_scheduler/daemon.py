@@ -3,9 +3,9 @@
 Threads and what they own:
 
 - **main** (firing loop): sleeps on a condition variable until the earliest due instant
-  or until woken (new event, promotion, shutdown); pops due items, claims and dispatches
-  them. Redis's own BLOCK timeouts are only as precise as its ``hz`` (100 ms by default),
-  so the due instant is kept here, not in a Redis timeout.
+  (a second at most: the wall clock may step) or until woken (new event, promotion,
+  shutdown); pops due items, claims and dispatches them. Redis's own BLOCK timeouts are
+  only as precise as its ``hz`` (100 ms by default), so the due instant is kept here.
 - **reader**: one blocking XREAD on the schedules and RPC streams (no polling); applies
   changes to the engine and answers RPC when this instance is the leader.
 - **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat.
@@ -69,6 +69,8 @@ FIRST_CHUNK = 32  # a burst's first claim is small, so its requests go out soone
 HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
+# Re-read the wall clock (it may step) at least this often; far below TIMEOUT_MAX.
+MAX_SLEEP_S = 1.0
 
 
 class Daemon:
@@ -412,7 +414,7 @@ class Daemon:
         due = self.engine.next_due()
         if due is None:
             return None
-        return max(0.0, due / 1000 - self.clock())
+        return min(MAX_SLEEP_S, max(0.0, due / 1000 - self.clock()))
 
     def _claim_and_send(self, fires: list[Fire]) -> None:
         token = self.lease.token

@@ -5,7 +5,8 @@ costs ~600 µs of CPU per request with 32 threads contending for the GIL, aiohtt
 http.client ~280 µs; this client ~50 µs, which is what lets a burst of 10,000 fires go
 out within 2 s. It speaks exactly what the fire path needs: ``POST`` of a small JSON body
 to one endpoint, responses delimited by Content-Length, chunked encoding, or the closing
-of the connection; TLS through :mod:`ssl`.
+of the connection, after any 1xx interim responses (``100 Continue``, ``103 Early
+Hints``), which are skipped; TLS through :mod:`ssl`.
 
 Behaviour:
 
@@ -15,7 +16,10 @@ Behaviour:
   sent once more on a new one; the app de-duplicates by fire_id (PROTOCOL.md "Firing"
   step 4), so this is always safe;
 - a connect failure, a timeout, a broken connection or an unparsable response is a
-  retryable outcome (:data:`Outcome.RETRYING`), as network errors are with any client.
+  retryable outcome (:data:`Outcome.RETRYING`), as network errors are with any client;
+- a response never holds more than :data:`MAX_HEAD` + :data:`MAX_RESPONSE` bytes in
+  memory: a larger one (whatever its framing) ends as ``bad response: ... larger than``
+  and its connection is closed.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ log = structlog.get_logger("btu_scheduler.sender")
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
-NO_BODY_STATUS = frozenset({204, 304}) | frozenset(range(100, 200))
+# Raw bytes after the head (chunk framing included) a response may take.
+MAX_RESPONSE = 2 * MAX_BODY
+NO_BODY_STATUS = frozenset({204, 304})
 
 
 class _Request:
@@ -166,33 +172,52 @@ class _Conn(asyncio.Protocol):
 
 def _parse(buf: bytearray, at_eof: bool) -> tuple[int, bytes, bool] | None:
     """``(status, body, keep_alive)`` when ``buf`` holds a whole response, else None."""
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        if len(buf) > MAX_HEAD:
-            raise _BadResponse("header too large")
+    found = _final_head(buf)
+    if found is None:
         return None
-    head = bytes(buf[:end]).lower()
-    if not head.startswith(b"http/1."):
-        raise _BadResponse("not an HTTP/1 status line")
-    status = int(head[9:12])
+    status, head, end = found
     keep = head.startswith(b"http/1.1") and b"\r\nconnection: close" not in head
     start = end + 4
+    if len(buf) - start > MAX_RESPONSE:
+        raise _BadResponse(f"response larger than {MAX_RESPONSE} bytes")
     if status in NO_BODY_STATUS:
         return status, b"", keep
     length = _header(head, b"content-length")
     if length is not None:
         size = int(length)
         if size > MAX_BODY:
-            raise _BadResponse("body too large")
+            raise _BadResponse(f"body of {size} bytes is larger than {MAX_BODY}")
         if len(buf) < start + size:
             return None
         return status, bytes(buf[start : start + size]), keep
     if b"chunked" in (_header(head, b"transfer-encoding") or b""):
         body = _dechunk(buf, start)
         return None if body is None else (status, body, keep)
+    if len(buf) - start > MAX_BODY:
+        raise _BadResponse(f"body without a length larger than {MAX_BODY} bytes")
     if at_eof:  # neither length nor chunks: the body runs to the end of the connection
         return status, bytes(buf[start:]), False
     return None
+
+
+def _final_head(buf: bytearray) -> tuple[int, bytes, int] | None:
+    """``(status, lower-cased head, end of head)`` of the final response in ``buf``, or
+    None until its head is complete. Interim 1xx responses are removed from ``buf``."""
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > MAX_HEAD:
+                raise _BadResponse("header too large")
+            return None
+        head = bytes(buf[:end]).lower()
+        if not head.startswith(b"http/1."):
+            raise _BadResponse("not an HTTP/1 status line")
+        status = int(head[9:12])
+        if status == 101:
+            raise _BadResponse("unexpected 101 Switching Protocols")
+        if not 100 <= status < 200:
+            return status, head, end
+        del buf[: end + 4]  # 100 Continue, 103 Early Hints: the final answer follows
 
 
 def _header(head: bytes, name: bytes) -> bytes | None:
@@ -217,7 +242,7 @@ def _dechunk(buf: bytearray, pos: int) -> bytes | None:
             return None
         out += buf[eol + 2 : eol + 2 + size]
         if len(out) > MAX_BODY:
-            raise _BadResponse("body too large")
+            raise _BadResponse(f"chunked body larger than {MAX_BODY} bytes")
         pos = eol + 2 + size + 2
 
 

@@ -19,6 +19,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
 
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+MAX_BODY = 1024 * 1024  # a larger answer is an error, not buffered (whatever its framing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +72,52 @@ class Endpoint:
     def enqueue(self, item_id: str, kind: str, due: int, fire_id: str) -> Result:
         body = orjson.dumps({"id": item_id, "kind": kind, "due": due, "fire_id": fire_id})
         try:
-            response = self._pool.urlopen(
-                "POST", self._base_path + ENQUEUE_PATH, body=body, headers=self.headers
-            )
+            status, data = self._post(ENQUEUE_PATH, body)
         except Urllib3Error as e:
             return Result(Outcome.RETRYING, detail=_describe_error(e))
-        return classify(response.status, response.data)
+        except _TooLarge as e:
+            return Result(Outcome.RETRYING, http=e.status, detail=str(e))
+        return classify(status, data)
 
     def republish_all(self) -> Result:
         """Ask the app to rebuild the state hash and stream from its database."""
         try:
-            response = self._pool.urlopen(
-                "POST", self._base_path + REPUBLISH_PATH, body=b"{}", headers=self.headers
-            )
+            status, data = self._post(REPUBLISH_PATH, b"{}")
         except Urllib3Error as e:
             return Result(Outcome.RETRYING, detail=_describe_error(e))
-        if 200 <= response.status < 300:
-            return Result(Outcome.ENQUEUED, http=response.status)
-        kind = Outcome.RETRYING if response.status in RETRYABLE_STATUS else Outcome.FAILED
-        return Result(kind, http=response.status, detail=_snippet(response.data))
+        except _TooLarge as e:
+            return Result(Outcome.RETRYING, http=e.status, detail=str(e))
+        if 200 <= status < 300:
+            return Result(Outcome.ENQUEUED, http=status)
+        kind = Outcome.RETRYING if status in RETRYABLE_STATUS else Outcome.FAILED
+        return Result(kind, http=status, detail=_snippet(data))
+
+    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST ``body``; the status and at most :data:`MAX_BODY` bytes of the answer
+        (:class:`_TooLarge`, and the connection dropped, beyond that)."""
+        response = self._pool.urlopen(
+            "POST", self._base_path + path, body=body, headers=self.headers,
+            preload_content=False,
+        )  # fmt: skip
+        data = bytearray()
+        try:
+            while len(data) <= MAX_BODY:
+                piece = response.read(64 * 1024)
+                if not piece:
+                    response.release_conn()
+                    return response.status, bytes(data)
+                data += piece
+        except BaseException:
+            response.close()
+            raise
+        response.close()  # not released: the rest of the answer is never read
+        raise _TooLarge(response.status)
+
+
+class _TooLarge(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"bad response: body larger than {MAX_BODY} bytes")
+        self.status = status
 
 
 def classify(status: int, data: bytes) -> Result:

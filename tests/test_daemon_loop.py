@@ -221,3 +221,49 @@ def test_cancel_holds_across_a_restart_until_the_next_upsert(
         second.engine.next_due(),
         real_redis.hget(keys.cancelled, "TS-C-1"),
     )
+
+
+def test_a_wall_clock_step_while_asleep_fires_on_time(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    """The loop sleeps an hour's worth of monotonic time for an hourly item; the wall clock
+    steps forward past the instant (NTP after a VM pause) while it sleeps. It re-reads the
+    wall clock within a second and fires the instant on time, not ``missed``."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-L-6", "0 * * * *"))
+    assert daemon._start()
+    assert T0 + 3_600_000 == daemon.engine.next_due()
+    daemon.step(wait=False)  # the promotion work, so the next step goes straight to sleep
+    asleep = threading.Event()
+    real_wait = daemon.lock.wait
+
+    def wait(timeout: float | None = None) -> bool:
+        asleep.set()  # the timeout is already computed from the wall clock
+        return bool(real_wait(timeout))
+
+    daemon.lock.wait = wait
+    sleeper = threading.Thread(target=daemon.step, daemon=True)
+    sleeper.start()
+    assert asleep.wait(5)
+    clock.advance(3600.5)  # the step: nobody notifies the sleeping loop
+    sleeper.join(10)
+    assert not sleeper.is_alive(), "the loop slept through a wall-clock step"
+    daemon.step(wait=False)
+    [record] = fires(real_redis, keys, 1)
+    assert ("TS-L-6", T0 + 3_600_000, "enqueued") == (record.id, record.due, record.outcome)
+
+
+def test_an_item_due_in_year_9999_sleeps_without_overflow(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """A once item at the last representable instant (9999-12-31T23:59:59.999Z) is armed;
+    the firing step waits (a bounded time) instead of raising OverflowError."""
+    daemon = make_daemon()
+    far = ScheduleUpsert(
+        id="TS-L-7", kind="once", task="t", at=253_402_300_799_999, enabled=True, ts=T0
+    )
+    publish_upsert(real_redis, keys, far)
+    assert daemon._start()
+    assert 253_402_300_799_999 == daemon.engine.next_due()
+    assert 0 == daemon.step()
+    assert [] == daemon.endpoint.requests

@@ -321,3 +321,53 @@ def test_https_with_a_trusted_certificate(serve: MakeServer, tmp_path: Path) -> 
     finally:
         sender.close()
     assert (Outcome.ENQUEUED, 1) == (result.outcome, len(server.requests))
+
+
+def test_interim_1xx_responses_are_skipped(serve: MakeServer, senders: MakeSender) -> None:
+    """``100 Continue`` and ``103 Early Hints`` before the real answer are not the answer;
+    the connection stays usable for the next request."""
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    server = serve(lambda n, c, req: interim + ok())
+    sender = senders(server.url)
+    first, second = (send_all(sender, 1)[0] for _ in range(2))
+    assert [(Outcome.ENQUEUED, 200, "TS-1_1000")] * 2 == [
+        (r.outcome, r.http, r.job) for r in (first, second)
+    ]
+    assert 1 == server.connections
+
+
+def test_switching_protocols_is_a_bad_response(serve: MakeServer, senders: MakeSender) -> None:
+    """A 101 answer to a POST is not a final answer we can use: retryable, named."""
+    server = serve(lambda n, c, req: b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + ok())
+    [result] = send_all(senders(server.url), 1)
+    assert (Outcome.RETRYING, "bad response: unexpected 101 Switching Protocols") == (
+        result.outcome, result.detail
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\n\r\n", id="no-length"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n", id="chunk-line"
+        ),
+    ],
+)
+def test_an_endless_response_is_cut_off_and_its_connection_closed(
+    serve: MakeServer, senders: MakeSender, head: bytes
+) -> None:
+    """A response that streams on without a length (or with a chunk-size line that never
+    ends) is not buffered without limit: past the cap it is a retryable bad response and
+    the connection is closed, long before the read timeout."""
+    stream = head + b"x" * (8 * 1024 * 1024)
+    server = serve(lambda n, c, req: stream)
+    sender = senders(server.url, timeout_s=30.0)
+    [result] = send_all(sender, 1, timeout=25.0)
+    assert (Outcome.RETRYING, "bad response", True) == (
+        result.outcome, result.detail.split(":")[0], "larger than" in result.detail
+    )  # fmt: skip
+    wait = time.monotonic() + 10
+    while server.concurrent and time.monotonic() < wait:
+        time.sleep(0.01)
+    assert (0, 0) == (server.concurrent, len(sender.conns))

@@ -270,3 +270,32 @@ class TestOther:
         assert [("A", T0 + MIN), ("B", T0 + 5 * MIN), ("C", None)] == [
             (d["id"], d["next"]) for d in data
         ]
+
+
+class TestFarFuture:
+    def test_items_at_the_end_of_time_are_described(
+        self, daemon: FakeDaemon, rpc: RpcHandler
+    ) -> None:
+        """A once item at the last representable instant and a cron item whose last wall
+        time is 9999-12-31 (Tokyo) appear in next/schedules/reload with ISO text; a cron
+        whose next wall time would map past 9999 in UTC (New York) is disarmed, not an
+        error."""
+        daemon.state = {
+            "RL-END": once("RL-END", 253_402_300_799_999),
+            "TS-TOKYO": cron("TS-TOKYO", "59 23 31 12 *", "Asia/Tokyo"),
+            "TS-NY": cron("TS-NY", "59 23 31 12 *", "America/New_York"),
+        }
+        daemon.now = 253_402_000_000_000  # 9999-12-28, after New York's 9998 instant
+        rpc.handle("resync", None)
+        upcoming = rpc.handle("next", "10")
+        listed = {d["id"]: d["next_iso"] for d in rpc.handle("schedules", None)}
+        assert [
+            ("TS-TOKYO", "9999-12-31T14:59:00+00:00"),
+            ("RL-END", "9999-12-31T23:59:59.999+00:00"),
+        ] == [(d["id"], d["due_iso"]) for d in upcoming]
+        assert {
+            "RL-END": "9999-12-31T23:59:59.999+00:00",
+            "TS-TOKYO": "9999-12-31T23:59:00+09:00",
+            "TS-NY": None,
+        } == listed
+        assert ["9999-12-31T23:59:00+09:00"] == rpc.handle("reload", "TS-TOKYO")["next"]
