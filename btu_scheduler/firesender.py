@@ -264,7 +264,8 @@ class FireSender:
         if parts.scheme == "https":
             self.ssl = ssl_context or ssl.create_default_context()
         path = parts.path.rstrip("/") + ENQUEUE_PATH
-        lines = [f"POST {path} HTTP/1.1", f"Host: {headers.get('Host') or parts.netloc}"]
+        host = parts.netloc.rpartition("@")[2]  # never the credentials of the URL
+        lines = [f"POST {path} HTTP/1.1", f"Host: {headers.get('Host') or host}"]
         lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"]
         # The head is rendered once; each request appends its length and body.
         self.head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode()
