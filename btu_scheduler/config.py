@@ -122,11 +122,36 @@ def mask_url(url: str) -> str:
 _ENV_NAMES = {f.name: ENV_PREFIX + f.name.upper() for f in fields(Settings)}
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where the effective settings came from (shown by ``btu-scheduler config``)."""
+
+    file: str | None = None  # the TOML file read, if any
+    from_env: tuple[str, ...] = ()  # settings taken from BTU_* variables
+    from_flags: tuple[str, ...] = ()  # settings taken from command-line flags
+    unknown_env: tuple[str, ...] = ()  # BTU_* variables that name no setting
+
+
+# Read by something other than the settings: not reported as unknown.
+OTHER_ENV = frozenset({"BTU_CONFIG"})
+OTHER_ENV_PREFIXES = ("BTU_TEST_",)
+
+
 def load(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
 ) -> Settings:
-    """Read ``path`` (or the default file when it exists) and apply the environment."""
+    """Read ``path`` (or the default file when it exists) and apply the environment,
+    then ``overrides`` (command-line flags, by setting name)."""
+    return load_with_sources(path, env, overrides)[0]
+
+
+def load_with_sources(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+) -> tuple[Settings, Sources]:
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     config_path = Path(path) if path is not None else env.get("BTU_CONFIG") or None
@@ -134,10 +159,38 @@ def load(
         config_path = DEFAULT_CONFIG_PATH
     if config_path is not None:
         raw.update(_read_toml(Path(config_path)))
+    from_env = []
     for name, env_name in _ENV_NAMES.items():
         if env_name in env and env[env_name] != "":
             raw[name] = env[env_name]
-    return _build(raw)
+            from_env.append(name)
+    from_flags = []
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            raw[name] = value
+            from_flags.append(name)
+    known = set(_ENV_NAMES.values()) | OTHER_ENV
+    unknown = sorted(
+        k for k in env
+        if k.startswith(ENV_PREFIX) and k not in known and not k.startswith(OTHER_ENV_PREFIXES)
+    )  # fmt: skip
+    sources = Sources(
+        file=str(config_path) if config_path is not None else None,
+        from_env=tuple(from_env),
+        from_flags=tuple(from_flags),
+        unknown_env=tuple(unknown),
+    )
+    return _build(raw), sources
+
+
+def unknown_env_warning(sources: Sources) -> str | None:
+    """One line naming the ``BTU_*`` variables that set nothing (likely misspelt)."""
+    if not sources.unknown_env:
+        return None
+    return (
+        f"unknown environment variable{'s' if len(sources.unknown_env) > 1 else ''} "
+        f"{', '.join(sources.unknown_env)} (no such setting; ignored)"
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

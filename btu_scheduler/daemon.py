@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from btu_scheduler import __version__
 from btu_scheduler.backoff import Backoff
+from btu_scheduler.cluster import cluster_status
 from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.dispatch import (
@@ -54,13 +55,14 @@ from btu_scheduler.observe import Observability
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
+from btu_scheduler.sitecheck import startup_check
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover
 from streams.errors import CronError
 from streams.keys import Heartbeat, Keys, Outcome
 from streams.messages import ScheduleDelete, ScheduleUpsert
 from streams.publish import decode_state_value, decode_state_values, snapshot
-from streams.redisio import hgetall_text, text, xrevrange
+from streams.redisio import text
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -166,6 +168,7 @@ class Daemon:
         self._view_next_due: int | None = None
         self.reader_thread: threading.Thread | None = None
         self.observe = Observability(self)
+        self._checks_site = endpoint is None  # a test's injected endpoint has no site
 
     # -- small helpers ----------------------------------------------------------------
 
@@ -187,6 +190,9 @@ class Daemon:
         self._install_signals()
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
         self.observe.start()
+        if self._checks_site:
+            threading.Thread(target=startup_check, args=(self.settings,), name="btu-check",
+                             daemon=True).start()  # fmt: skip
         if not self._start():
             self.lease_stop.set()
             self.observe.stop()
@@ -492,19 +498,7 @@ class Daemon:
             return self.engine.armed.armed
 
     def cluster_status(self) -> dict[str, Any]:
-        instances = []
-        for key in self.r.scan_iter(match=self.keys.scheduler_pattern, count=100):
-            data = hgetall_text(self.r, text(key))
-            if data:
-                instances.append(data)
-        holder = self.r.get(self.keys.leader)
-        recent = [fields | {"entry": eid} for eid, fields in xrevrange(self.r, self.keys.fires, 10)]
-        return {
-            "leader_lease": text(holder) if isinstance(holder, bytes | str) else None,
-            "instances": sorted(instances, key=lambda d: d.get(Heartbeat.INSTANCE, "")),
-            "recent_fires": recent,
-            "backlog": self.dispatcher.backlog,
-        }
+        return cluster_status(self)
 
 
 def _latest_per_item(fires: list[Fire]) -> list[Fire]:

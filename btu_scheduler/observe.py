@@ -46,7 +46,7 @@ class Observability:
         self.server: HealthServer | None = None
         self.leader_seen = ""  # who leads, as last seen by this standby
         daemon.metrics.bind(
-            armed=lambda: daemon._view_armed,
+            armed=lambda: daemon.engine.armed.armed,  # an int read: no lock needed
             leader=lambda: 1 if daemon.is_leader else 0,
             retrying=lambda: daemon.dispatcher.retrying,
             backlog=lambda: daemon.dispatcher.backlog,

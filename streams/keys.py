@@ -103,6 +103,17 @@ class Keys:
         return f"btu:{self.site}:dead"
 
 
+# SCAN pattern of every site's leader key, and the site a matched key names (ours: the
+# CLI lists the sites that have a daemon when asked about one that has none).
+LEADER_PATTERN = "btu:*:leader"
+
+
+def site_of_leader_key(key: str) -> str | None:
+    head, _, site_and_tail = key.partition(":")
+    site, _, tail = site_and_tail.rpartition(":")
+    return site if head == "btu" and tail == "leader" and site else None
+
+
 class F:
     """Stream field names. Values on the wire are always UTF-8 strings."""
 
