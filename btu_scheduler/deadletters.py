@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 from redis import Redis
 
@@ -48,9 +49,15 @@ class Broken:
     source: str
 
 
-def _identity(letter: DeadLetter) -> tuple[str, str, str, str]:
-    encoded = letter.encode()
-    return (letter.source, letter.entry, encoded[F.REASON], encoded[F.FIELDS])
+Identity = tuple[str, str, str, str]
+
+
+def _original(fields_json: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(fields_json)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class DeadLetters:
@@ -70,7 +77,7 @@ class DeadLetters:
         self._now_ms = now_ms
         self._is_leader = is_leader
         self._pending: deque[DeadLetter] = deque(maxlen=MAX_PENDING)
-        self._written: OrderedDict[tuple[str, str, str, str], None] | None = None
+        self._written: OrderedDict[Identity, None] | None = None
         self.broken: OrderedDict[str, Broken] = OrderedDict()
 
     def add(self, source: str, entry: str, raw: Any, reason: str) -> None:
@@ -133,11 +140,24 @@ class DeadLetters:
         while len(self.broken) > MAX_BROKEN:
             self.broken.popitem(last=False)
 
+    def _identity(self, source: str, entry: str, reason: str, fields_json: str) -> Identity:
+        """What makes two letters the same: for an item (from the stream or the state
+        hash alike) its id, the version's ``ts`` and the reason; else the entry itself."""
+        original = _original(fields_json)
+        item_id = self._item_id(source, entry, {k: str(v) for k, v in original.items()})
+        if item_id:
+            return ("item", item_id, str(original.get(F.TS, "")), reason)
+        return (source, entry, reason, fields_json)
+
+    def _identity_of(self, letter: DeadLetter) -> Identity:
+        encoded = letter.encode()
+        return self._identity(letter.source, letter.entry, encoded[F.REASON], encoded[F.FIELDS])
+
     def _was_written(self, letter: DeadLetter) -> bool:
         written = self._load_written()
-        return written is not None and _identity(letter) in written
+        return written is not None and self._identity_of(letter) in written
 
-    def _load_written(self) -> OrderedDict[tuple[str, str, str, str], None] | None:
+    def _load_written(self) -> OrderedDict[Identity, None] | None:
         if self._written is None:
             try:
                 entries = xrevrange(self._r, self._keys.dead, DEAD_MAXLEN)
@@ -145,8 +165,8 @@ class DeadLetters:
                 return None  # tried again at the next one
             self._written = OrderedDict()
             for _eid, f in reversed(entries):
-                key = (f.get(F.SOURCE, ""), f.get(F.ENTRY, ""), f.get(F.REASON, ""),
-                       f.get(F.FIELDS, ""))  # fmt: skip
+                key = self._identity(f.get(F.SOURCE, ""), f.get(F.ENTRY, ""),
+                                     f.get(F.REASON, ""), f.get(F.FIELDS, ""))  # fmt: skip
                 self._written[key] = None
         return self._written
 
@@ -154,7 +174,7 @@ class DeadLetters:
         written = self._load_written()
         if written is None:
             return
-        written[_identity(letter)] = None
+        written[self._identity_of(letter)] = None
         while len(written) > MAX_WRITTEN:
             written.popitem(last=False)
 
