@@ -15,6 +15,7 @@ import pytest
 from btu_scheduler import cli
 from streams.messages import FireRecord
 from tests.harness import Stack, now_ms, wait_for
+from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.redis_server, pytest.mark.slow]
 
@@ -199,3 +200,37 @@ def test_config_names_its_file_the_env_values_and_unknown_variables(
     as_json = orjson.loads(run_cli(stack, "config", "--json", "--config", str(path)).stdout)
     assert as_json["sources"]["file"] == str(path)
     assert "redis_url" in as_json["sources"]["from_env"]
+
+
+def test_fires_follow_reconnects_after_a_redis_blip(stack: Stack) -> None:
+    stack.start_daemon("b1")
+    redis_port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(redis_port)
+
+    def add(item_id: str) -> None:
+        record = FireRecord(fire_id=f"{item_id}@1000", id=item_id, due=1000, sent=1001,
+                            outcome="enqueued", instance="i")  # fmt: skip
+        stack.r.xadd(stack.keys.fires, record.encode())  # type: ignore[arg-type]
+
+    add("TS-BEFORE")
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "btu_scheduler.cli", "fires", "--follow",
+             "--redis-url", proxy.url],
+            env=stack.env("cli"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ) as proc:  # fmt: skip
+            assert proc.stdout is not None and proc.stderr is not None
+            try:
+                assert "TS-BEFORE" in proc.stdout.readline()
+                proxy.cut()
+                assert "lost Redis" in proc.stderr.readline()
+                add("TS-DURING")
+                proxy.restore()
+                assert "Redis is back" in proc.stderr.readline()
+                add("TS-AFTER")
+                assert "TS-DURING" in proc.stdout.readline()
+                assert "TS-AFTER" in proc.stdout.readline()
+            finally:
+                proc.terminate()
+    finally:
+        proxy.close()
