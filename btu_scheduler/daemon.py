@@ -31,7 +31,7 @@ import redis
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import __version__
+from btu_scheduler import __version__, loader, redisdiag
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.cluster import cluster_status
 from btu_scheduler.config import Settings
@@ -56,13 +56,12 @@ from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
 from btu_scheduler.sitecheck import startup_check
+from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover
-from streams.errors import CronError
 from streams.keys import Heartbeat, Keys, Outcome
-from streams.messages import ScheduleDelete, ScheduleUpsert
-from streams.publish import decode_state_value, decode_state_values, snapshot
-from streams.redisio import text
+from streams.messages import ScheduleDelete
+from streams.publish import decode_state_value
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -102,11 +101,13 @@ class Daemon:
         self.r = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
         )
+        # The reader's own pool (it alone uses it, so it holds one connection). Not a
+        # single-connection client: that one connects here, and start-up must wait for
+        # Redis in _start, not die in a constructor.
         self.rb = redis.Redis.from_url(
             settings.redis_url,
             socket_timeout=BLOCKING_SOCKET_TIMEOUT_S,
             socket_connect_timeout=5.0,
-            single_connection_client=True,
         )
         # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
         # fires go through the lean FireSender (docs/decisions/0008).
@@ -150,6 +151,7 @@ class Daemon:
         self.rpc = RpcHandler(self)
         self.reader = Reader(self)
         self.takeover = Takeover(self)
+        self.watch = StateWatch(self)
         self.dead = DeadLetters(
             self.r, self.keys, self.instance, self.stats, self.now_ms, lambda: self.is_leader
         )
@@ -162,6 +164,7 @@ class Daemon:
         self._was_leader = False
         self._promoted = False
         self.last_id = "0-0"  # position in the schedules stream applied so far
+        self.last_count: int | None = 0  # its number among all entries ever added
         self.rpc_id = "0-0"  # position in the RPC stream
         self._pending: list[Fire] = []  # popped but not yet claimed (Redis was down)
         self._view_armed = 0
@@ -200,6 +203,7 @@ class Daemon:
         self.reader_thread = threading.Thread(target=self.reader.loop, name="btu-reader",
                                               daemon=True)  # fmt: skip
         self.reader_thread.start()
+        threading.Thread(target=self.watch.loop, name="btu-watch", daemon=True).start()
         try:
             self._firing_loop()
         finally:
@@ -220,25 +224,35 @@ class Daemon:
             signal.signal(sig, lambda _s, _f: self.request_stop())
 
     def _start(self) -> bool:
-        """Take the lease if free, load the snapshot, catch up. Waits for Redis. The
-        lease thread starts before the load: a long load must not let the lease lapse."""
+        """Take the lease if free, load the snapshot, catch up. Waits for Redis, whatever
+        it answers (unreachable, wrong password, no such database): one log line per
+        attempt, capped exponential backoff. The lease thread starts before the load: a
+        long load must not let the lease lapse."""
         backoff = Backoff(self.settings.reconnect_max_seconds)
         lease_thread = threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True)
         self._lease_thread = lease_thread
+        attempt = 0
         while not self.stopping.is_set():
+            attempt += 1
             try:
+                self.watch.arm()
                 self._lease_tick()
                 if not lease_thread.is_alive():
                     lease_thread.start()
                 self._load()
                 return True
-            except REDIS_DOWN as e:
-                log.warning("redis_unavailable", error=str(e), retry_in_s=backoff.peek())
-                backoff.sleep(self.stopping)
+            except redisdiag.START_ERRORS as e:
+                delay = backoff.next()
+                redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
+                self.stopping.wait(delay)
         return False
 
-    def _load(self) -> None:
+    def _load(self, start: bool = True) -> None:
         """Snapshot → engine → catch-up (PROTOCOL.md: no change lost or applied twice).
+
+        Built off the lock and swapped in under it (:mod:`btu_scheduler.loader`). At
+        start-up the RPC stream position starts at its end; a resync keeps it, so no
+        request written meanwhile goes unanswered.
 
         No cyclic garbage collection while millions of objects are built (each full pass
         walks all of them), and none later over what was loaded: ``gc.freeze()`` moves it
@@ -246,52 +260,32 @@ class Daemon:
         """
         gc.disable()
         try:
-            self._load_snapshot()
+            grace_ms = int(self.settings.grace_seconds * 1000)
+            loaded = loader.build(self.r, self.keys, grace_ms, self.now_ms(), self.dead)
+            # Cancellations recorded by earlier leaders hold on the new engine too.
+            cancels = self.takeover.items.read_cancels()
+            cancelled, over = self.takeover.items.apply_cancels(loaded.engine, cancels)
+            loaded.catch_up = [fire for fire in loaded.catch_up if fire.id not in cancelled]
         finally:
             gc.enable()
             gc.freeze()
-
-    def _load_snapshot(self) -> None:
-        t0 = time.perf_counter()
-        snap = snapshot(self.r, self.keys)
-        rpc_info = self._stream_last_id(self.keys.rpc)
-        last_fire = {
-            text(k): int(v) for k, v in self.r.hgetall(self.keys.last_fire).items() if v.isdigit()
-        }
-        cancels = self.takeover.items.read_cancels()
-        specs, bad = decode_state_values(snap.items)
-        for item_id, raw, error in bad:
-            self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
-        now = self.now_ms()
-
-        def on_error(spec: ScheduleUpsert, error: CronError) -> None:
-            self.dead.add(self.keys.state, spec.id, spec.encode(), str(error))
-
         with self.lock:
-            catch_up = self.engine.load(specs, last_fire, now, on_error=on_error)
-            cancelled, over = self.takeover.items.apply_cancels(self.engine, cancels)
-            catch_up = [fire for fire in catch_up if fire.id not in cancelled]
-            self.last_id = snap.last_id
-            self.rpc_id = rpc_info
+            catch_up = loader.carry_over(self.engine, loaded, self.now_ms())
+            self.engine = loaded.engine
+            self.last_id, self.last_count = loaded.last_id, loaded.last_count
+            if start:
+                self.rpc_id = loaded.rpc_last_id
+            self._pending.extend(catch_up)
+            self.lock.notify_all()
         log.info(
             "loaded",
-            items=len(self.engine.armed),
-            armed=self.engine.armed.armed,
+            items=len(loaded.engine.armed),
+            armed=loaded.engine.armed.armed,
             catch_up=len(catch_up),
-            last_id=snap.last_id,
-            ms=round((time.perf_counter() - t0) * 1000, 1),
+            last_id=loaded.last_id,
+            ms=loaded.ms,
         )
-        self.takeover.after_load(over, last_fire, snap.items, now)
-        if catch_up:
-            with self.lock:
-                self._pending.extend(catch_up)
-
-    def _stream_last_id(self, key: str) -> str:
-        try:
-            info = self.r.xinfo_stream(key)
-        except redis.ResponseError:
-            return "0-0"
-        return text(info["last-generated-id"])
+        self.takeover.after_load(over, loaded.last_fire, loaded.state_ids, loaded.now)
 
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
@@ -492,9 +486,8 @@ class Daemon:
         return self.takeover.cancel(item_id)
 
     def resync(self) -> int:
+        self._load(start=False)
         with self.lock:
-            self._load()
-            self.lock.notify_all()
             return self.engine.armed.armed
 
     def cluster_status(self) -> dict[str, Any]:

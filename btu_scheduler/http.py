@@ -22,6 +22,10 @@ RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 MAX_BODY = 1024 * 1024  # a larger answer is an error, not buffered (whatever its framing)
 
 
+# How long the app may take to answer republish_all (it republishes everything first).
+REPUBLISH_TIMEOUT_S = 600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """How one attempt ended."""
@@ -80,9 +84,12 @@ class Endpoint:
         return classify(status, data)
 
     def republish_all(self) -> Result:
-        """Ask the app to rebuild the state hash and stream from its database."""
+        """Ask the app to rebuild the state hash and stream from its database. The app
+        answers when it has, which for a large site takes longer than a fire's request
+        timeout: timing out would only make the daemon ask again and again."""
+        timeout = urllib3.Timeout(connect=5.0, read=REPUBLISH_TIMEOUT_S)
         try:
-            status, data = self._post(REPUBLISH_PATH, b"{}")
+            status, data = self._post(REPUBLISH_PATH, b"{}", timeout)
         except Urllib3Error as e:
             return Result(Outcome.RETRYING, detail=_describe_error(e))
         except _TooLarge as e:
@@ -92,12 +99,16 @@ class Endpoint:
         kind = Outcome.RETRYING if status in RETRYABLE_STATUS else Outcome.FAILED
         return Result(kind, http=status, detail=_snippet(data))
 
-    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    def _post(
+        self, path: str, body: bytes, timeout: urllib3.Timeout | None = None
+    ) -> tuple[int, bytes]:
         """POST ``body``; the status and at most :data:`MAX_BODY` bytes of the answer
-        (:class:`_TooLarge`, and the connection dropped, beyond that)."""
+        (:class:`_TooLarge`, and the connection dropped, beyond that). ``timeout``
+        replaces the pool's own."""
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         response = self._pool.urlopen(
             "POST", self._base_path + path, body=body, headers=self.headers,
-            preload_content=False,
+            preload_content=False, **extra,
         )  # fmt: skip
         data = bytearray()
         try:

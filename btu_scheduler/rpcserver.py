@@ -8,6 +8,7 @@ docs/protocol.md): the armed items with their next instant, for the CLI.
 
 from __future__ import annotations
 
+import heapq
 import os
 import socket
 import time
@@ -23,7 +24,10 @@ from btu_scheduler.stats import Stats
 from streams.cron import iso_local
 from streams.keys import Cmd, Kind
 
-MAX_LIST = 10_000
+# The longest list `next` and `schedules` answer (ours, docs/protocol.md): a larger count
+# is refused with ok=0 naming the limit. 1,000 rows of the longest ids, tasks and
+# expressions stay under the 1 MiB a reply's `data` may hold (streams.codec.MAX_JSON).
+MAX_LIST = 1_000
 
 
 class BadRequest(Exception):
@@ -208,11 +212,12 @@ class RpcHandler:
     def cmd_schedules(self, arg: str | None) -> list[dict[str, Any]]:
         limit = _count(arg, default=MAX_LIST)
         with self.d.locked():
-            items = sorted(
-                self.d.engine.armed,
-                key=lambda i: (i.due is None, i.due if i.due is not None else 0, i.id),
-            )
-            return [describe_item(item) for item in items[:limit]]
+            items = list(self.d.engine.armed)  # references only: the sort runs unlocked
+        first = heapq.nsmallest(
+            limit, items, key=lambda i: (i.due is None, i.due if i.due is not None else 0, i.id)
+        )
+        with self.d.locked():
+            return [describe_item(item) for item in first]
 
 
 def _need_id(arg: str | None, cmd: str) -> str:

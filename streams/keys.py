@@ -102,6 +102,12 @@ class Keys:
         """Stream: entries that could not be parsed, with the reason."""
         return f"btu:{self.site}:dead"
 
+    @property
+    def dataset(self) -> str:
+        """String (ours): a random id the daemons set once (SET NX, no expiry) and check
+        every few seconds; gone or changed means Redis lost the site's keys under them."""
+        return f"btu:{self.site}:dataset"
+
 
 # SCAN pattern of every site's leader key, and the site a matched key names (ours: the
 # CLI lists the sites that have a daemon when asked about one that has none).

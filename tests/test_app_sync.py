@@ -119,3 +119,51 @@ class TestPublishIfChanged:
         """Deleting an item Redis never had writes nothing."""
         assert publish_if_changed(fake_redis, keys, ScheduleDelete(id="RL-1", ts=TS)) is False
         assert 0 == fake_redis.xlen(keys.schedules)
+
+
+class TestCatchUpBaseline:
+    """A republish never moves an item's catch-up baseline (its ``ts``) unless the item's
+    timing changed: instants missed before it must still be caught up or recorded."""
+
+    def _ts(self, r: redis.Redis, keys: Keys, item_id: str) -> int:
+        return int(state(r, keys)[item_id]["ts"])
+
+    def test_task_rename_keeps_the_baseline(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        publish_upsert(fake_redis, keys, cron("TS-1", ts=TS))
+        renamed = ScheduleUpsert(id="TS-1", kind="cron", task="Renamed", cron="0 7 * * *",
+                                 tz="UTC", enabled=True, ts=TS + 500)  # fmt: skip
+        assert publish_if_changed(fake_redis, keys, renamed) is True
+        assert (TS, "Renamed") == (
+            self._ts(fake_redis, keys, "TS-1"),
+            state(fake_redis, keys)["TS-1"]["task"],
+        )
+
+    def test_new_expression_moves_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        publish_upsert(fake_redis, keys, cron("TS-1", ts=TS))
+        publish_if_changed(fake_redis, keys, cron("TS-1", expr="0 8 * * *", ts=TS + 500))
+        assert TS + 500 == self._ts(fake_redis, keys, "TS-1")
+
+    def test_re_enabling_moves_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """Instants passed while an item was disabled are not caught up."""
+        publish_upsert(fake_redis, keys, cron("TS-1", enabled=False, ts=TS))
+        publish_if_changed(fake_redis, keys, cron("TS-1", ts=TS + 500))
+        assert TS + 500 == self._ts(fake_redis, keys, "TS-1")
+
+    def test_bulk_repair_keeps_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """The hourly heal going bulk (publish_all) keeps unchanged items' ts and stamps
+        the new ones."""
+        publish_upsert(fake_redis, keys, cron("TS-OLD", ts=TS))
+        wanted = [cron("TS-OLD", ts=TS + 9)] + [cron(f"TS-{n}", ts=TS + 9) for n in range(3)]
+        result = repair_state(fake_redis, keys, wanted, ts=TS + 9, bulk_threshold=1)
+        assert result.bulk
+        assert {"TS-OLD": TS, "TS-0": TS + 9, "TS-1": TS + 9, "TS-2": TS + 9} == {
+            i: int(v["ts"]) for i, v in state(fake_redis, keys).items()
+        }
+
+    def test_item_by_item_repair_keeps_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """A repaired item whose timing is unchanged (only its label drifted) keeps ts."""
+        publish_upsert(fake_redis, keys, cron("TS-1", ts=TS))
+        relabelled = ScheduleUpsert(id="TS-1", kind="cron", task="Other", cron="0 7 * * *",
+                                    tz="UTC", enabled=True, ts=TS + 9)  # fmt: skip
+        repair_state(fake_redis, keys, [relabelled], ts=TS + 9)
+        assert TS == self._ts(fake_redis, keys, "TS-1")

@@ -4,7 +4,7 @@ firing step, catch-up at start-up, promotion, and Redis data loss, without proce
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ class FakeEndpoint:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, int, str]] = []
         self.republished = 0
+        self.on_republish: Callable[[], None] | None = None  # what the app would publish
         self.lock = threading.Lock()
 
     def enqueue(self, item_id: str, kind: str, due: int, fire_id: str) -> Result:
@@ -37,6 +38,8 @@ class FakeEndpoint:
         return Result(Outcome.ENQUEUED, http=200, job=fire_id.replace("@", "_"))
 
     def republish_all(self) -> Result:
+        if self.on_republish is not None:
+            self.on_republish()
         self.republished += 1
         return Result(Outcome.ENQUEUED, http=200)
 
@@ -148,15 +151,25 @@ def test_redis_coming_back_empty_asks_for_a_republish(
     make_daemon: Any, real_redis: redis.Redis, keys: Keys
 ) -> None:
     """After a reconnect that finds the state hash gone while items are armed, the daemon
-    keeps its heap, rewinds its stream positions and calls republish_all."""
+    keeps its heap, rewinds its stream positions and calls republish_all; once the app
+    has republished, it resyncs."""
     endpoint = FakeEndpoint()
     daemon = make_daemon(endpoint=endpoint)
     publish_upsert(real_redis, keys, spec("TS-L-5"))
     assert daemon._start()
     real_redis.delete(keys.state, keys.schedules)
+    during: list[tuple[str, int]] = []
+
+    def republish() -> None:
+        during.append((daemon.last_id, daemon.engine.armed.armed))
+        publish_upsert(real_redis, keys, spec("TS-L-5"))
+
+    endpoint.on_republish = republish
     daemon.reader.after_reconnect()
     wait_for(lambda: endpoint.republished, 5)
-    assert ("0-0", 1) == (daemon.last_id, daemon.engine.armed.armed)
+    assert [("0-0", 1)] == during
+    wait_for(lambda: daemon.last_id != "0-0", 5)
+    assert 1 == daemon.engine.armed.armed
 
 
 def test_fires_deferred_while_redis_fails_coalesce_per_item(make_daemon: Any) -> None:

@@ -162,6 +162,20 @@ def test_readiness_fails_with_the_reason_while_redis_is_cut(stack: Stack) -> Non
         proxy.close()
 
 
+def test_readiness_is_503_when_redis_is_down_at_start(stack: Stack) -> None:
+    """Waiting for Redis at start-up: alive (healthz 200), not ready (readyz 503)."""
+    proxy = TcpProxy(free_port())  # nothing listens behind it
+    port = free_port()
+    try:
+        daemon = stack.start_daemon("s1", wait_leader=False, BTU_REDIS_URL=proxy.url,
+                                    BTU_METRICS_LISTEN=f"127.0.0.1:{port}")  # fmt: skip
+        wait_for(lambda: get(port, "/healthz")[0] == 200, 10)
+        assert get(port, "/readyz")[0] == 503
+        assert daemon.alive
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("127.0.0.1:9464", ("127.0.0.1", 9464)), (":9464", ("0.0.0.0", 9464)),

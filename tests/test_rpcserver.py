@@ -305,3 +305,21 @@ class TestFarFuture:
             "TS-NY": None,
         } == listed
         assert ["9999-12-31T23:59:00+09:00"] == rpc.handle("reload", "TS-TOKYO")["next"]
+
+
+class TestLimits:
+    def test_next_above_the_cap_is_refused_naming_it(self, rpc: RpcHandler) -> None:
+        """`next 10000` asks for more than the 1,000 a reply may list: ok=0 naming it."""
+        with pytest.raises(BadRequest, match=f"between 1 and {MAX_LIST}"):
+            rpc.handle("next", "10000")
+        assert 1_000 == MAX_LIST
+
+    def test_schedules_lists_at_most_the_cap(self, daemon: FakeDaemon, rpc: RpcHandler) -> None:
+        """With more items than the cap, schedules lists the cap's worth, earliest first."""
+        for n in range(MAX_LIST + 5):
+            daemon.engine.apply(once(f"RL-{n:05d}", T0 + n * MIN), T0)
+        data = rpc.handle("schedules", None)
+        assert MAX_LIST == len(data)
+        assert "RL-00000" == data[0]["id"] and f"RL-{MAX_LIST - 1:05d}" == data[-1]["id"]
+        with pytest.raises(BadRequest):
+            rpc.handle("schedules", str(MAX_LIST + 1))
