@@ -30,6 +30,10 @@ from streams.keys import Cmd, Kind
 MAX_LIST = 1_000
 
 
+# Logged at info when answered; the others (probes) at debug.
+CHANGING_COMMANDS = frozenset({Cmd.RELOAD, Cmd.CANCEL, Cmd.RESYNC})
+
+
 class BadRequest(Exception):
     """The request cannot be applied; the message goes back as the reply's ``error``."""
 

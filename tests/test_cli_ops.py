@@ -66,7 +66,8 @@ def test_a_wrong_secret_is_an_error_line_at_start(stack: Stack) -> None:
 
 
 def test_reload_and_cancel_from_the_cli(stack: Stack) -> None:
-    stack.start_daemon("r1")
+    """Both answer in one line; a probe (ping) is logged at debug only, a change at info."""
+    daemon = stack.start_daemon("r1")
     stack.cron("TS-CLI-1", "0 3 * * *")
     wait_for(lambda: stack.rpc_or_none("schedules"))
     reloaded = run_cli(stack, "reload", "TS-CLI-1")
@@ -75,6 +76,9 @@ def test_reload_and_cancel_from_the_cli(stack: Stack) -> None:
     assert "TS-CLI-1: cancelled until its next change" in cancelled.stdout
     rows = orjson.loads(run_cli(stack, "schedules", "--json").stdout)
     assert [("TS-CLI-1", "cancelled")] == [(r["id"], r["state"]) for r in rows]
+    assert 0 == run_cli(stack, "ping").returncode
+    rpc_lines = [orjson.loads(x) for x in daemon.log().splitlines() if '"event":"rpc"' in x]
+    assert {"reload", "cancel"} == {x["cmd"] for x in rpc_lines}
 
 
 def test_schedules_has_a_header_and_tells_states_apart(stack: Stack) -> None:
