@@ -106,17 +106,29 @@ class Settings:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``********``."""
+    """The URL with any password replaced by ``********``: in the user part
+    (``redis://user:pass@host``) and in the query (``?password=...``, as redis-py
+    accepts)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return MASK
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]  # host[:port] as written, IPv6 brackets kept
+        netloc = f"{user}:{MASK}@{host}"
+    if query:
+        pairs = [pair.partition("=") for pair in query.split("&")]
+        query = "&".join(
+            f"{k}{eq}{MASK if k.lower() in SECRET_QUERY and eq else v}" for k, eq, v in pairs
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]  # host[:port] as written, IPv6 brackets kept
-    netloc = f"{user}:{MASK}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+SECRET_QUERY = frozenset({"password", "pass", "pwd", "secret", "token"})
 
 
 _ENV_NAMES = {f.name: ENV_PREFIX + f.name.upper() for f in fields(Settings)}
