@@ -271,11 +271,14 @@ class Dispatcher:
     def record(self, fire: Fire, outcome: str, detail: str = "") -> None:
         """Record an outcome for a fire that is not sent (missed, duplicate)."""
         now = self._now_ms()
+        # The stream's detail says why a fire is retrying or failed, and is empty otherwise
+        # (PROTOCOL.md 1.1); the log line keeps the note either way.
+        kept = detail if outcome in (Outcome.FAILED, Outcome.RETRYING) else ""
         record = FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=now, outcome=outcome,
-            instance=self._s.instance, attempt=0, detail=detail,
+            instance=self._s.instance, attempt=0, detail=kept,
         )  # fmt: skip
-        self._emit(record, None)
+        self._emit(record, None, note=detail)
 
     def _attempt(self, job: _Job) -> None:
         """Start one attempt; :meth:`_attempted` runs when the sender has the answer."""
@@ -332,10 +335,12 @@ class Dispatcher:
         marker: str | None,
         first_lag_ms: int | None = None,
         retry_in_s: float | None = None,
+        note: str = "",
     ) -> None:
         """Log the outcome (warning when retrying, error when failed) and queue it for the
         fires stream. A retry line shows the first attempt's lag apart from the delay."""
-        extra: dict[str, object] = {"detail": record.detail} if record.detail else {}
+        shown = record.detail or note
+        extra: dict[str, object] = {"detail": shown} if shown else {}
         if first_lag_ms is not None and record.attempt > 1:
             extra["first_lag_ms"] = first_lag_ms
         if retry_in_s is not None:

@@ -467,10 +467,11 @@ class TestSubmit:
         d = make_dispatcher(endpoint)
         d.record(fire(missed=True), Outcome.MISSED, "late")
         [record] = read_fires(real_redis, keys, 1)
-        assert ("missed", "0", "", []) == (
+        assert ("missed", "0", "", "", []) == (
             record["outcome"],
             record["attempt"],
             record["http"],
+            record["detail"],  # PROTOCOL.md 1.1: empty but for retrying and failed
             endpoint.calls,
         )
 
