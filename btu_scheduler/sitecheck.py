@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from btu_scheduler.config import Settings, mask_url
-from streams.keys import WHOAMI_PATH
+from streams.keys import ENQUEUE_PATH, WHOAMI_PATH
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -64,16 +64,40 @@ def check_site(settings: Settings, timeout_s: float = 5.0) -> CheckResult:
         return CheckResult("site", False, "settings 'api_key' and 'api_secret' are needed")
     parts = urlsplit(settings.frappe_url)
     host = parts.netloc.rpartition("@")[2]  # credentials in the URL are never sent
-    url = f"{parts.scheme}://{host}{parts.path.rstrip('/')}{WHOAMI_PATH}"
+    base = f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
     shown = mask_url(settings.frappe_url)
     pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=timeout_s))
+    headers = site_headers(settings)
     try:
-        response = pool.request("GET", url, headers=site_headers(settings), preload_content=True)
+        response = pool.request("GET", base + WHOAMI_PATH, headers=headers)
+        if response.status in (404, 417):
+            # A site whose BTU app predates whoami: ask the enqueue endpoint with an empty
+            # body instead. It can enqueue nothing (400: fields missing), but a wrong
+            # token is refused (401/403) before the body is read.
+            json_headers = headers | {"Content-Type": "application/json"}
+            probe = pool.request("POST", base + ENQUEUE_PATH, body=b"{}", headers=json_headers)
+            return _judge_probe(probe.status, probe.data[:65536], shown, settings.api_key)
     except Urllib3Error as e:
         return CheckResult("site", False, f"cannot reach the site at {shown}: {_reason(e)}")
     finally:
         pool.clear()
     return _judge(response.status, response.data[:65536], shown, settings.api_key)
+
+
+def _judge_probe(status: int, data: bytes, shown: str, api_key: str) -> CheckResult:
+    """The enqueue endpoint's answer to an empty body: past authentication (400 and the
+    like) means the token is good."""
+    if status in (404, 417):
+        return CheckResult("site", False, f"the site at {shown} has no BTU app (HTTP "
+                           f"{status} for btu.api.whoami and enqueue_scheduled): is "
+                           "frappe_url the site's address?")  # fmt: skip
+    if status in (401, 403) or status > 500:
+        return _judge(status, data, shown, api_key)
+    return CheckResult(
+        "site", True,
+        f"site {shown} accepts the token of api_key {api_key!r} (its BTU app is older than "
+        "btu.api.whoami: user and version unknown)",
+    )  # fmt: skip
 
 
 def _judge(status: int, data: bytes, shown: str, api_key: str) -> CheckResult:
