@@ -55,7 +55,6 @@ from btu_scheduler.observe import Observability
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.sender import Sender, ThreadedSender
-from btu_scheduler.sitecheck import startup_check
 from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover
@@ -96,8 +95,7 @@ class Daemon:
         self.engine = Engine(grace_ms=int(settings.grace_seconds * 1000))
         self.metrics = Metrics(settings.site)
         self.stats = Stats(self.metrics)
-        self.redis_up = False  # the last lease round trip succeeded
-        self.redis_error = ""
+        self.redis_up, self.redis_error = False, ""  # did the last lease round trip succeed
         self.r = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
         )
@@ -170,8 +168,7 @@ class Daemon:
         self._view_armed = 0
         self._view_next_due: int | None = None
         self.reader_thread: threading.Thread | None = None
-        self.observe = Observability(self)
-        self._checks_site = endpoint is None  # a test's injected endpoint has no site
+        self.observe = Observability(self, check_site=endpoint is None)  # tests inject one
 
     # -- small helpers ----------------------------------------------------------------
 
@@ -193,9 +190,6 @@ class Daemon:
         self._install_signals()
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
         self.observe.start()
-        if self._checks_site:
-            threading.Thread(target=startup_check, args=(self.settings,), name="btu-check",
-                             daemon=True).start()  # fmt: skip
         if not self._start():
             self.lease_stop.set()
             self.observe.stop()

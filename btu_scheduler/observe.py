@@ -14,6 +14,7 @@ import orjson
 import structlog
 
 from btu_scheduler.health import HealthServer, serve
+from btu_scheduler.sitecheck import startup_check
 from streams.keys import Leader
 
 if TYPE_CHECKING:
@@ -41,8 +42,9 @@ def _started(thread: threading.Thread | None) -> bool:
 class Observability:
     """Binds the metrics' gauges to the daemon and serves ``metrics_listen``."""
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Daemon, check_site: bool = True) -> None:
         self.d = daemon
+        self.check_site = check_site
         self.server: HealthServer | None = None
         self.leader_seen = ""  # who leads, as last seen by this standby
         daemon.metrics.bind(
@@ -54,9 +56,14 @@ class Observability:
         )
 
     def start(self) -> None:
+        """Serve ``metrics_listen``, and check the site and token in the background (an
+        ``error`` line when they are wrong)."""
         listen = self.d.settings.metrics_listen
         if listen:
             self.server = serve(listen, self.d.metrics.registry, self.healthz, self.readyz)
+        if self.check_site:
+            threading.Thread(target=startup_check, args=(self.d.settings,), name="btu-check",
+                             daemon=True).start()  # fmt: skip
 
     def stop(self) -> None:
         if self.server is not None:
