@@ -140,22 +140,29 @@ class DeadLetters:
         while len(self.broken) > MAX_BROKEN:
             self.broken.popitem(last=False)
 
-    def _identity(self, source: str, entry: str, reason: str, fields_json: str) -> Identity:
-        """What makes two letters the same: for an item (from the stream or the state
-        hash alike) its id, the version's ``ts`` and the reason; else the entry itself."""
+    def _identities(
+        self, source: str, entry: str, reason: str, fields_json: str
+    ) -> tuple[Identity, Identity | None]:
+        """The letter's own identity (its entry: a stream entry id is never reused, a
+        state-hash letter is its item's version), and the item version it is about (id,
+        ``ts``, reason), when it names one."""
         original = _original(fields_json)
         item_id = self._item_id(source, entry, {k: str(v) for k, v in original.items()})
-        if item_id:
-            return ("item", item_id, str(original.get(F.TS, "")), reason)
-        return (source, entry, reason, fields_json)
+        version = ("item", item_id, str(original.get(F.TS, "")), reason) if item_id else None
+        if source == self._keys.state and version is not None:
+            return version, version
+        return (source, entry, reason, fields_json), version
 
-    def _identity_of(self, letter: DeadLetter) -> Identity:
+    def _identities_of(self, letter: DeadLetter) -> tuple[Identity, Identity | None]:
         encoded = letter.encode()
-        return self._identity(letter.source, letter.entry, encoded[F.REASON], encoded[F.FIELDS])
+        return self._identities(letter.source, letter.entry, encoded[F.REASON], encoded[F.FIELDS])
 
     def _was_written(self, letter: DeadLetter) -> bool:
+        """A stream entry is written once (it may be met twice only by a standby that
+        became leader); a state-hash value, met at every resync and start-up, is written
+        unless its item version was already set aside, from the stream or the hash."""
         written = self._load_written()
-        return written is not None and self._identity_of(letter) in written
+        return written is not None and self._identities_of(letter)[0] in written
 
     def _load_written(self) -> OrderedDict[Identity, None] | None:
         if self._written is None:
@@ -165,16 +172,21 @@ class DeadLetters:
                 return None  # tried again at the next one
             self._written = OrderedDict()
             for _eid, f in reversed(entries):
-                key = self._identity(f.get(F.SOURCE, ""), f.get(F.ENTRY, ""),
-                                     f.get(F.REASON, ""), f.get(F.FIELDS, ""))  # fmt: skip
-                self._written[key] = None
+                fields = [f.get(name, "") for name in (F.SOURCE, F.ENTRY, F.REASON, F.FIELDS)]
+                own, version = self._identities(*fields)
+                self._written[own] = None
+                if version is not None:
+                    self._written[version] = None
         return self._written
 
     def _remember(self, letter: DeadLetter) -> None:
         written = self._load_written()
         if written is None:
             return
-        written[self._identity_of(letter)] = None
+        own, version = self._identities_of(letter)
+        written[own] = None
+        if version is not None:
+            written[version] = None
         while len(written) > MAX_WRITTEN:
             written.popitem(last=False)
 
