@@ -7,6 +7,7 @@ from btu.core.whoami import answer
 
 
 def test_answer_names_the_user_the_version_and_only_btu_roles() -> None:
+    """The answer names the user, the version and only BTU's roles."""
     got = answer("daemon@example.com", ["BTU Scheduler", "Accounts User", "All"])
     assert {
         "user": "daemon@example.com",
@@ -19,5 +20,6 @@ def test_answer_names_the_user_the_version_and_only_btu_roles() -> None:
 
 
 def test_a_user_without_the_daemon_role_cannot_fire() -> None:
+    """can_fire follows the daemon's roles (Administrator always may)."""
     assert answer("u@example.com", ["BTU User"])["can_fire"] is False
     assert answer("Administrator", [])["can_fire"] is True

@@ -36,6 +36,7 @@ def run_cli(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess
      ["fires", "--count", "0"], ["schedules", "0"]],
 )  # fmt: skip
 def test_bad_local_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Arguments checked locally (counts, timeouts) exit 2 with argparse's error line."""
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
     assert exc.value.code == 2
@@ -43,6 +44,7 @@ def test_bad_local_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixtu
 
 
 def test_check_passes_against_the_site_and_fails_on_a_wrong_secret(stack: Stack) -> None:
+    """check exits 0 against the site, 1 naming the refused token or the unreachable URL."""
     good = run_cli(stack, "check")
     assert 0 == good.returncode, good.stdout + good.stderr
     assert "answers as 'btu-daemon@stand-in'" in good.stdout
@@ -55,6 +57,7 @@ def test_check_passes_against_the_site_and_fails_on_a_wrong_secret(stack: Stack)
 
 
 def test_a_wrong_secret_is_an_error_line_at_start(stack: Stack) -> None:
+    """A wrong secret is a site_check_failed error line at start-up, without the secret."""
     daemon = stack.start_daemon("w1", BTU_API_SECRET="wrong")
     line = wait_for(
         lambda: [x for x in daemon.log().splitlines() if '"site_check_failed"' in x], 10
@@ -124,6 +127,7 @@ def test_dead_letters_are_written_once_across_resyncs_and_restarts(stack: Stack)
 
 
 def test_dead_follow_prints_new_letters(stack: Stack) -> None:
+    """dead --follow prints a letter written after it started, with its item id."""
     stack.start_daemon("f1")
     with subprocess.Popen(
         [sys.executable, "-m", "btu_scheduler.cli", "dead", "--follow"],
@@ -140,6 +144,7 @@ def test_dead_follow_prints_new_letters(stack: Stack) -> None:
 
 
 def test_status_rows_show_heartbeat_age_and_a_dead_instance_as_gone(stack: Stack) -> None:
+    """A killed leader shows as gone, not as a second leader; rows carry heartbeat age."""
     first = stack.start_daemon("g1")
     stack.start_daemon("g2", wait_leader=False)
     wait_for(lambda: len(stack.rpc("status")["instances"]) == 2)
@@ -162,6 +167,7 @@ def test_status_rows_show_heartbeat_age_and_a_dead_instance_as_gone(stack: Stack
 
 
 def test_fires_json_numbers_and_detail(stack: Stack) -> None:
+    """fires --json prints numbers as numbers; the text form shows the detail."""
     record = FireRecord(fire_id="TS-J@1000", id="TS-J", due=1000, sent=1250, outcome="failed",
                         instance="i", attempt=2, http=404, detail="HTTP 404: gone")  # fmt: skip
     stack.r.xadd(stack.keys.fires, record.encode())  # type: ignore[arg-type]
@@ -175,6 +181,7 @@ def test_fires_json_numbers_and_detail(stack: Stack) -> None:
 
 
 def test_no_traceback_when_piped_into_head(stack: Stack) -> None:
+    """fires piped into head ends quietly, without a BrokenPipeError traceback."""
     for n in range(300):
         record = FireRecord(fire_id=f"TS-{n}@1000", id=f"TS-{n}", due=1000, sent=1001,
                             outcome="enqueued", instance="i")  # fmt: skip
@@ -190,6 +197,7 @@ def test_no_traceback_when_piped_into_head(stack: Stack) -> None:
 def test_config_names_its_file_the_env_values_and_unknown_variables(
     stack: Stack, tmp_path: Path
 ) -> None:
+    """config names its file, marks env and flag values, and warns of an unknown BTU_ name."""
     path = tmp_path / "btu.toml"
     path.write_text('grace_seconds = 60\nlog_level = "debug"\n')
     out = run_cli(stack, "config", "--config", str(path), "--site", "flag.example.com",
@@ -207,6 +215,7 @@ def test_config_names_its_file_the_env_values_and_unknown_variables(
 
 
 def test_fires_follow_reconnects_after_a_redis_blip(stack: Stack) -> None:
+    """fires --follow survives a cut connection and prints what was written meanwhile."""
     stack.start_daemon("b1")
     redis_port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
     proxy = TcpProxy(redis_port)

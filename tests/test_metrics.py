@@ -119,6 +119,7 @@ def test_counters_and_histogram_move_as_the_fires_stream_says(stack: Stack) -> N
 
 
 def test_dead_letters_are_counted(stack: Stack) -> None:
+    """A malformed schedules entry moves btu_dead_letters_total by one."""
     port = free_port()
     stack.start_daemon("m1", BTU_METRICS_LISTEN=f"127.0.0.1:{port}")
     stack.r.xadd(stack.keys.schedules, {"v": "1", "op": "upsert", "id": "TS-X"})
@@ -127,6 +128,7 @@ def test_dead_letters_are_counted(stack: Stack) -> None:
 
 
 def test_health_and_readiness_on_leader_and_standby(stack: Stack) -> None:
+    """Leader and standby are both healthy and ready; the standby's readiness names who leads."""
     p1, p2 = free_port(), free_port()
     stack.start_daemon("h1", BTU_METRICS_LISTEN=f"127.0.0.1:{p1}")
     stack.start_daemon("h2", wait_leader=False, BTU_METRICS_LISTEN=f"127.0.0.1:{p2}")
@@ -142,6 +144,7 @@ def test_health_and_readiness_on_leader_and_standby(stack: Stack) -> None:
 
 
 def test_readiness_fails_with_the_reason_while_redis_is_cut(stack: Stack) -> None:
+    """With Redis cut, /readyz is 503 with the reason and /healthz stays 200; both recover."""
     redis_port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
     proxy = TcpProxy(redis_port)
     port = free_port()
@@ -182,16 +185,19 @@ def test_readiness_is_503_when_redis_is_down_at_start(stack: Stack) -> None:
      ("[::1]:9464", ("::1", 9464))],
 )  # fmt: skip
 def test_listen_address_forms(text: str, expected: tuple[str, int]) -> None:
+    """host:port, :port (every interface) and [v6]:port are accepted."""
     assert parse_listen(text) == expected
 
 
 @pytest.mark.parametrize("text", ["9464", "host:", "host:port", "host:70000"])
 def test_bad_listen_address_is_a_config_error(text: str) -> None:
+    """A listen address without a numeric port is a setting error naming metrics_listen."""
     with pytest.raises(ConfigError, match="metrics_listen"):
         parse_listen(text)
 
 
 def test_each_metrics_object_has_its_own_registry() -> None:
+    """Two daemons in one process never share their numbers."""
     a, b = Metrics("a.example"), Metrics("b.example")
     record = FireRecord(fire_id="X@1", id="X", due=1000, sent=1250, outcome="enqueued",
                         instance="i")  # fmt: skip
@@ -201,6 +207,7 @@ def test_each_metrics_object_has_its_own_registry() -> None:
 
 
 def test_log_lines_carry_site_instance_and_iso_due() -> None:
+    """Every line gets site and instance (unless it names its own), and due_iso next to due."""
     add = logs.with_context({"site": "erp.example", "instance": "i1"})
     line = add(None, "info", {"event": "fire", "due": 1_800_000_000_000, "instance": "own"})
     assert {"site": "erp.example", "instance": "own",

@@ -34,6 +34,7 @@ def btu_names(expr: str) -> set[str]:
 
 
 def test_alert_rules_have_the_prometheus_structure() -> None:
+    """The rules file is a Prometheus rule group with the alerts the issue asks for."""
     doc = yaml.safe_load((OPS / "btu-alerts.yml").read_text())
     assert isinstance(doc, dict) and set(doc) == {"groups"}
     [group] = doc["groups"]
@@ -52,6 +53,7 @@ def test_alert_rules_have_the_prometheus_structure() -> None:
 
 
 def test_rules_and_dashboard_name_only_exported_metrics() -> None:
+    """Rules and panels name only metrics a daemon exports, and every metric has a panel."""
     exported = exported_names()
     rules = yaml.safe_load((OPS / "btu-alerts.yml").read_text())["groups"][0]["rules"]
     dashboard = json.loads((OPS / "btu-dashboard.json").read_text())
@@ -67,6 +69,7 @@ def test_rules_and_dashboard_name_only_exported_metrics() -> None:
 
 
 def test_dashboard_is_importable_json() -> None:
+    """The dashboard is Grafana import JSON with a data-source input and unique panel ids."""
     dashboard = json.loads((OPS / "btu-dashboard.json").read_text())
     assert dashboard["uid"] == "btu-scheduler" and dashboard["title"]
     assert {i["name"] for i in dashboard["__inputs"]} == {"DS_PROMETHEUS"}

@@ -56,6 +56,7 @@ def settings(url: str, secret: str = "s3cret-value") -> Settings:
 
 
 def test_whoami_answer_names_the_user_and_version(stub: Callable[[Answer], str]) -> None:
+    """A whoami answer is a pass naming the user and the app's version."""
     seen: list[tuple[str, str, str]] = []
 
     def answer(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -70,6 +71,7 @@ def test_whoami_answer_names_the_user_and_version(stub: Callable[[Answer], str])
 def test_a_refused_token_fails_without_showing_the_secret(
     stub: Callable[[Answer], str],
 ) -> None:
+    """A 401 fails naming the api_key, never the secret."""
     url = stub(lambda *_: (401, {"exc_type": "AuthenticationError"}))
     result = check_site(settings(url))
     assert not result.ok and "refused the token of api_key 'key' (HTTP 401" in result.message
@@ -77,6 +79,7 @@ def test_a_refused_token_fails_without_showing_the_secret(
 
 
 def test_a_user_without_the_role_fails(stub: Callable[[Answer], str]) -> None:
+    """A token whose user may not fire fails naming the role to give."""
     url = stub(lambda *_: (200, {"message": {"user": "u@x", "can_fire": False}}))
     result = check_site(settings(url))
     assert not result.ok and "give it the BTU Scheduler role" in result.message
@@ -85,6 +88,7 @@ def test_a_user_without_the_role_fails(stub: Callable[[Answer], str]) -> None:
 def test_an_older_app_without_whoami_is_probed_with_an_empty_enqueue(
     stub: Callable[[Answer], str],
 ) -> None:
+    """Without whoami, an empty enqueue request answered 400 shows the token is accepted."""
     calls: list[tuple[str, str]] = []
 
     def answer(method: str, path: str, _h: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -99,11 +103,13 @@ def test_an_older_app_without_whoami_is_probed_with_an_empty_enqueue(
 
 
 def test_no_btu_app_at_the_url(stub: Callable[[Answer], str]) -> None:
+    """404 for both endpoints says there is no BTU app at the URL."""
     result = check_site(settings(stub(lambda *_: (404, {"exc_type": "DoesNotExistError"}))))
     assert not result.ok and "has no BTU app" in result.message
 
 
 def test_unreachable_site_and_credentials_in_the_url() -> None:
+    """An unreachable site fails without repeating a password written in the URL."""
     result = check_site(settings("http://user:pw-in-url@127.0.0.1:9"))
     assert not result.ok and "cannot reach the site" in result.message
     assert "pw-in-url" not in result.message
