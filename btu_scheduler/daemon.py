@@ -236,6 +236,7 @@ class Daemon:
                 self._load()
                 return True
             except redisdiag.START_ERRORS as e:
+                self.redis_up, self.redis_error = False, str(e)  # /readyz says why
                 delay = backoff.next()
                 redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
                 self.stopping.wait(delay)

@@ -173,7 +173,13 @@ def test_readiness_is_503_when_redis_is_down_at_start(stack: Stack) -> None:
         daemon = stack.start_daemon("s1", wait_leader=False, BTU_REDIS_URL=proxy.url,
                                     BTU_METRICS_LISTEN=f"127.0.0.1:{port}")  # fmt: skip
         wait_for(lambda: get(port, "/healthz")[0] == 200, 10)
-        assert get(port, "/readyz")[0] == 503
+        status, reason = wait_for(
+            lambda: (
+                (r := get(port, "/readyz"))[1] != "Redis unreachable: not connected yet\n" and r
+            ),
+            10,
+        )
+        assert status == 503 and reason.startswith("Redis unreachable: ")  # with the error
         assert daemon.alive
     finally:
         proxy.close()
