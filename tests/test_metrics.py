@@ -3,6 +3,7 @@ HTTP while they fire, fail and retry; probes on leader, standby and with Redis c
 
 from __future__ import annotations
 
+import threading
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -218,3 +219,27 @@ def test_log_lines_carry_site_instance_and_iso_due() -> None:
     line = add(None, "info", {"event": "fire", "due": 1_800_000_000_000, "instance": "own"})
     assert {"site": "erp.example", "instance": "own",
             "due_iso": "2027-01-15T08:00:00.000Z"}.items() <= line.items()  # fmt: skip
+
+
+def test_healthz_is_503_when_a_loop_has_died() -> None:
+    """A reader or lease thread that ended (a bug escaped it) makes /healthz fail, naming it."""
+    from btu_scheduler.config import Settings
+    from btu_scheduler.daemon import Daemon
+    from tests.test_daemon_loop import FakeEndpoint
+
+    settings = Settings(site="h.example", redis_url="redis://127.0.0.1:9/0", frappe_url="http://x",
+                        api_key="k", api_secret="s", instance="h1")  # fmt: skip
+    daemon = Daemon(settings, endpoint=FakeEndpoint())  # type: ignore[arg-type]
+    try:
+        assert daemon.observe.healthz()[0]  # starting: alive
+        ended = threading.Thread(target=lambda: None)
+        ended.start()
+        ended.join()
+        daemon.reader_thread = ended
+        assert (False, "the reader loop has stopped") == daemon.observe.healthz()
+        daemon.reader_thread = threading.current_thread()
+        daemon._lease_thread = ended
+        assert (False, "the lease loop has stopped") == daemon.observe.healthz()
+        assert not daemon.observe.readyz()[0]
+    finally:
+        daemon.dispatcher.shutdown(0.1)
