@@ -16,7 +16,7 @@ import orjson
 import redis
 import structlog
 import urllib3
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from btu_scheduler.config import Settings, mask_url
@@ -38,12 +38,16 @@ def check_redis(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
         settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
     )
     try:
-        info = client.info("server")
+        client.ping()
+        try:
+            version = client.info("server").get("redis_version", "?")
+        except ResponseError:  # an ACL user without INFO: the version is a nicety
+            version = "?"
     except RedisError as e:
         return CheckResult("redis", False, f"cannot reach Redis at {shown}: {e}")
     finally:
         client.close()
-    return CheckResult("redis", True, f"Redis {info.get('redis_version', '?')} at {shown}")
+    return CheckResult("redis", True, f"Redis {version} answers at {shown}")
 
 
 def site_headers(settings: Settings) -> dict[str, str]:

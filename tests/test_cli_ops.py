@@ -247,3 +247,11 @@ def test_fires_follow_reconnects_after_a_redis_blip(stack: Stack) -> None:
                 proc.terminate()
     finally:
         proxy.close()
+
+
+def test_check_fails_when_redis_is_unreachable(stack: Stack) -> None:
+    """check names an unreachable Redis (password masked) and exits 1."""
+    out = run_cli(stack, "check", "--redis-url", "redis://u:pw-secret@127.0.0.1:9/0")
+    assert 1 == out.returncode
+    assert "FAILED  redis  cannot reach Redis at redis://u:********@127.0.0.1:9/0" in out.stdout
+    assert "pw-secret" not in out.stdout + out.stderr
