@@ -96,7 +96,7 @@ def current_events(pending: set[tuple[str, str]]) -> list[Event]:
                 doctype, filters={"name": ["in", chunk]}, fields=list(_fields(doctype))
             )
             rows.update(((doctype, row.name), row) for row in found)
-    tasks = sorted({str(row.task) for row in rows.values() if row.get("task")})
+    tasks = sorted({str(row.get("task")) for row in rows.values() if row.get("task")})
     enabled = (
         {
             t.name: bool(t.enabled)
