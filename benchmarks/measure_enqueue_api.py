@@ -1,8 +1,10 @@
 """``btu.enqueue_in`` in a loop against ``frappe.enqueue``: N calls in one transaction.
 
-Run on a bench (not part of ``benchmarks/run.py``, which needs no Frappe)::
+Run on a bench (not part of ``benchmarks/run.py``, which needs no Frappe), from its
+``sites`` folder (``bench execute`` only runs functions of installed apps)::
 
-    bench --site SITE execute benchmarks.measure_enqueue_api.run --kwargs '{"n": 1000}'
+    cd frappe-bench/sites
+    ../env/bin/python ../apps/btu/benchmarks/measure_enqueue_api.py SITE 1000
 
 For each API it measures the calls, the commit (BTU publishes in its after-commit hook;
 ``frappe.enqueue(..., enqueue_after_commit=True)`` pushes its jobs there too) and the
@@ -13,9 +15,13 @@ deleted at the end: the BTU items (and their keys) and the RQ jobs.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
+from pathlib import Path
 from unittest.mock import patch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import frappe
 
@@ -109,3 +115,20 @@ def run(n: int = 1000) -> None:
         f"BTU: {published} item(s) published with {len(pipelines)} pipeline(s); "
         f"{removed} RQ job(s) removed after measuring."
     )
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: measure_enqueue_api.py SITE [N]", file=sys.stderr)
+        return 2
+    frappe.init(site=argv[0], sites_path=".")
+    frappe.connect()
+    try:
+        run(int(argv[1]) if len(argv) > 1 else 1000)
+    finally:
+        frappe.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
