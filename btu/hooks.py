@@ -18,6 +18,9 @@ btu_runnable = [
 
 after_install = "btu.install.after_install"
 after_migrate = "btu.install.after_migrate"
+# Another app installed or removed: sync the tasks the installed apps ship (btu_tasks).
+after_app_install = "btu.services.shipped.after_app_change"
+after_app_uninstall = "btu.services.shipped.after_app_change"
 
 scheduler_events = {
     "cron": {

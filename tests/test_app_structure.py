@@ -184,7 +184,11 @@ class TestDottedPaths:
         ]
         runnable = hooks["btu_runnable"]
         assert isinstance(runnable, list)
-        return [*paths, *runnable, str(hooks["after_install"]), str(hooks["after_migrate"])]
+        installs = [
+            str(hooks[h])
+            for h in ("after_install", "after_migrate", "after_app_install", "after_app_uninstall")
+        ]
+        return [*paths, *runnable, *installs]
 
     def test_patches_exist(self) -> None:
         """Every patch patches.txt names is a module with an ``execute`` function."""
