@@ -52,8 +52,15 @@ def shipped_tasks(apps: list[str]) -> tuple[list[ShippedTask], list[str]]:
     return tasks, problems
 
 
+def _for_doc(changes: dict[str, Any]) -> dict[str, Any]:
+    """Changes as the form shows them: arguments as indented JSON."""
+    if changes.get("arguments"):
+        return {**changes, "arguments": frappe.as_json(frappe.parse_json(changes["arguments"]))}
+    return changes
+
+
 def _save(doc, result: Merge) -> None:
-    doc.update(result.changes)
+    doc.update(_for_doc(result.changes))
     doc.shipped_values = dump_last(result.last)
     doc.flags.ignore_permissions = True
     doc.save()
@@ -83,7 +90,7 @@ def _sync_task(task: ShippedTask, actions: list[str]) -> None:
         doc.source_app = task.app
         doc.run_as = "Administrator"
         result = merge(None, {}, task.values)
-        doc.update(result.changes)
+        doc.update(_for_doc(result.changes))
         doc.shipped_values = dump_last(result.last)
         doc.insert(ignore_permissions=True)
         actions.append(f"created task {task.title!r} ({task.app})")
