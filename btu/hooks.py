@@ -14,6 +14,8 @@ btu_runnable = [
     "btu.samples.fail",
     "btu.samples.sleep",
     "btu.samples.whoami",
+    # BTU Report Delivery's tasks (it checks that it runs as the delivery's Run As).
+    "btu.services.delivery.deliver",
 ]
 
 after_install = "btu.install.after_install"

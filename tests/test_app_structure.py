@@ -117,7 +117,7 @@ class TestDocTypes:
     @pytest.mark.parametrize("path", DOCTYPES, ids=lambda p: p.stem)
     def test_links_point_to_known_doctypes(self, path: Path) -> None:
         """Link and Table fields point to BTU DocTypes or standard Frappe ones."""
-        known = {_load(p)["name"] for p in DOCTYPES} | {"User", "Email Account"}
+        known = {_load(p)["name"] for p in DOCTYPES} | {"User", "Email Account", "Report"}
         targets = {
             f["options"] for f in _load(path)["fields"] if f["fieldtype"] in ("Link", "Table")
         }

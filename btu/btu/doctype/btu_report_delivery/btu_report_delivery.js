@@ -1,0 +1,57 @@
+// BTU Report Delivery form: a rendered preview of the mail, and "Send now to me".
+
+(() => {
+    const escape = (text) => frappe.utils.escape_html(String(text ?? ""));
+
+    function show_preview(frm, data) {
+        const files = (data.attachments || [])
+            .map((a) => `${escape(a.name)} (${Math.ceil(a.size / 1024)} KB)`)
+            .join(", ");
+        const more = data.truncated ? __(" (row limit reached)") : "";
+        frm.fields_dict.preview_html.$wrapper.html(`
+            <div class="text-muted small">
+                <div><b>${__("Subject")}:</b> ${escape(data.subject)}</div>
+                <div><b>${__("To")}:</b> ${escape((data.recipients || []).join(", "))}</div>
+                <div><b>${__("Rows")}:</b> ${data.rows}${more}</div>
+                ${files ? `<div><b>${__("Attachments")}:</b> ${files}</div>` : ""}
+            </div>
+            <hr>
+            <iframe class="btu-delivery-preview" style="width:100%;height:480px;border:1px solid var(--border-color)"></iframe>
+        `);
+        // The mail's own HTML in a sandboxed frame: it cannot touch the Desk.
+        const frame = frm.fields_dict.preview_html.$wrapper.find("iframe").get(0);
+        frame.setAttribute("sandbox", "");
+        frame.srcdoc = data.message;
+    }
+
+    frappe.ui.form.on("BTU Report Delivery", {
+        refresh(frm) {
+            frm.fields_dict.preview_html.$wrapper.empty();
+            if (frm.is_new()) {
+                return;
+            }
+            frm.add_custom_button(__("Preview"), () => {
+                frm.call("preview").then((r) => {
+                    frm.scroll_to_field("preview_html");
+                    show_preview(frm, r.message);
+                });
+            });
+            frm.add_custom_button(__("Send now to me"), () => {
+                frm.call("send_now_to_me").then((r) => {
+                    const out = r.message;
+                    frappe.show_alert({
+                        message: out.skipped
+                            ? __("Not sent: {0}", [out.skipped])
+                            : __("Sent to you: {0} row(s). Task Log {1}.", [out.rows, out.task_log]),
+                        indicator: out.skipped ? "orange" : "green",
+                    });
+                });
+            });
+            if (frm.doc.task) {
+                frm.add_custom_button(__("Deliveries"), () => {
+                    frappe.set_route("List", "BTU Task Log", { task: frm.doc.task });
+                });
+            }
+        },
+    });
+})();
