@@ -39,6 +39,23 @@ def make_query_report(roles=None):
     return report.name
 
 
+def ensure_outgoing_account():
+    """A default outgoing Email Account (never connected to in tests): mails are queued."""
+    if frappe.db.exists("Email Account", {"default_outgoing": 1, "enable_outgoing": 1}):
+        return
+    frappe.get_doc(
+        {
+            "doctype": "Email Account",
+            "email_account_name": "_Test BTU Outgoing",
+            "email_id": "btu-test-outgoing@example.com",
+            "enable_outgoing": 1,
+            "default_outgoing": 1,
+            "smtp_server": "localhost",
+            "password": "unused",
+        }
+    ).insert(ignore_permissions=True)
+
+
 def make_delivery(report, **values):
     doc = frappe.get_doc(
         {
@@ -63,6 +80,7 @@ class TestBTUReportDelivery(FrappeTestCase):
     def setUpClass(cls):
         super().setUpClass()
         frappe.set_user("Administrator")
+        ensure_outgoing_account()
         cls.report = make_query_report()
         # This week's first day in the delivery's zone (System Settings' week start).
         today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
