@@ -135,7 +135,7 @@ class TestBTUReportDelivery(FrappeTestCase):
         queued = frappe.get_all(
             "Email Queue",
             filters={"reference_doctype": doc.doctype, "reference_name": doc.name},
-            fields=["name", "attachments"],
+            fields=["name", "message"],
         )
         recipients = frappe.get_all(
             "Email Queue Recipient", filters={"parent": queued[0].name}, pluck="recipient"
@@ -145,7 +145,8 @@ class TestBTUReportDelivery(FrappeTestCase):
             (result["rows"], result["format"], result["recipients"], result["cc"]),
         )
         self.assertEqual(1, len(queued))
-        self.assertIn(".xlsx", queued[0].attachments)
+        # Frappe embeds content attachments in the queued MIME message.
+        self.assertRegex(queued[0].message, r'filename="?[^"\n]+\.xlsx')
         self.assertIn("reader@example.com", recipients)
 
     def test_skip_when_empty(self):
