@@ -34,6 +34,7 @@ class Rendered:
     period: str
     truncated: bool = False
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    table: str = ""  # the rows as HTML, for a preview of an attachment's content
 
 
 def parse_filters(text: str | None) -> Any:
@@ -146,8 +147,9 @@ def export(fmt: str, doc, report, columns, data) -> bytes:
     raise core.DeliveryError(f"{fmt} is not an attachment format.")
 
 
-def render(doc, at: dt.datetime | None = None) -> Rendered:
-    """The mail of one delivery, run as the current session user."""
+def render(doc, at: dt.datetime | None = None, with_table: bool = False) -> Rendered:
+    """The mail of one delivery, run as the current session user (``with_table``: also
+    the rows as HTML when they go in an attachment, for the form's preview)."""
     fmt = core.check_format(doc.format)
     at = at or dt.datetime.now(dt.timezone.utc)
     resolved = resolved_filters(doc, at)
@@ -171,6 +173,8 @@ def render(doc, at: dt.datetime | None = None) -> Rendered:
         rendered.attachments = [
             {"fname": name, "fcontent": export(fmt, doc, report, columns, data)}
         ]
+        if with_table:
+            rendered.table = _html(doc, report, columns, data)
     return rendered
 
 

@@ -16,12 +16,17 @@
                 ${files ? `<div><b>${__("Attachments")}:</b> ${files}</div>` : ""}
             </div>
             <hr>
-            <iframe class="btu-delivery-preview" style="width:100%;height:480px;border:1px solid var(--border-color)"></iframe>
+            <iframe class="btu-delivery-preview" style="width:100%;height:360px;border:1px solid var(--border-color)"></iframe>
+            ${data.table ? `<div class="text-muted small" style="margin-top:8px"><b>${__("In the attachment")}:</b></div>
+            <iframe class="btu-delivery-table" style="width:100%;height:360px;border:1px solid var(--border-color)"></iframe>` : ""}
         `);
-        // The mail's own HTML in a sandboxed frame: it cannot touch the Desk.
-        const frame = frm.fields_dict.preview_html.$wrapper.find("iframe").get(0);
-        frame.setAttribute("sandbox", "");
-        frame.srcdoc = data.message;
+        // The mail's own HTML in sandboxed frames: it cannot touch the Desk.
+        const frames = frm.fields_dict.preview_html.$wrapper.find("iframe");
+        const html = [data.message, data.table];
+        frames.each((i, frame) => {
+            frame.setAttribute("sandbox", "");
+            frame.srcdoc = html[i];
+        });
     }
 
     frappe.ui.form.on("BTU Report Delivery", {

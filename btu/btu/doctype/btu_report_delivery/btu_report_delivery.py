@@ -99,20 +99,21 @@ class BTUReportDelivery(Document):
         except runas.RunAsError as e:
             frappe.throw(str(e), frappe.PermissionError, title=_("Run As"))
 
-    def _render(self):
+    def _render(self, with_table=False):
         self._check_may_act()
         try:
-            return service.as_user(self.run_as, service.render, self)
+            return service.as_user(self.run_as, service.render, self, with_table=with_table)
         except core.DeliveryError as e:
             frappe.throw(str(e), title=_("Report delivery"))
 
     @frappe.whitelist()
     def preview(self) -> dict:
         """The mail as it would be sent now: subject, HTML body, rows, attachments."""
-        rendered = self._render()
+        rendered = self._render(with_table=True)
         return {
             "subject": rendered.subject,
             "message": rendered.message,
+            "table": rendered.table,
             "rows": rendered.rows,
             "truncated": rendered.truncated,
             "period": rendered.period,

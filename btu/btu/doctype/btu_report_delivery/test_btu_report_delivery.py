@@ -222,6 +222,7 @@ class TestBTUReportDelivery(FrappeTestCase):
         sent = doc.send_now_to_me()
         log = frappe.get_doc("BTU Task Log", sent["task_log"])
         self.assertEqual((3, 0), (preview["rows"], before))
+        self.assertIn(f"{TAG} {self.last_week[0]}", preview["table"])
         self.assertEqual(
             ([frappe.db.get_value("User", "Administrator", "email")], "Success", doc.task),
             (sent["recipients"], log.status, log.task),
