@@ -22,7 +22,11 @@
         `);
         // The mail's own HTML in sandboxed frames: it cannot touch the Desk.
         const frames = frm.fields_dict.preview_html.$wrapper.find("iframe");
-        const html = [data.message, data.table];
+        // The mail client gets Frappe's email styles inlined; a plain frame needs a few.
+        const style =
+            "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}" +
+            "th,td{border:1px solid #d1d8dd;padding:4px 8px;text-align:left}</style>";
+        const html = [style + data.message, style + data.table];
         frames.each((i, frame) => {
             frame.setAttribute("sandbox", "");
             frame.srcdoc = html[i];
