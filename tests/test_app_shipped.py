@@ -59,6 +59,11 @@ class TestParse:
             task.schedules[1].values,
         )
 
+    def test_time_zone_is_canonical(self) -> None:
+        """A zone is remembered as the schedule stores it, so it never looks edited."""
+        entry = {**ENTRY, "schedules": [{"cron": "0 7 * * *", "time_zone": "europe/paris"}]}
+        assert "Europe/Paris" == parse_task("myapp", entry, 0).schedules[0].values["time_zone"]
+
     def test_name_is_an_alias_of_title(self) -> None:
         entry = {"name": "Digest", "function": "myapp.tasks.send_digest"}
         assert "Digest" == parse_task("myapp", entry, 0).title
@@ -76,6 +81,8 @@ class TestParse:
             ({"schedules": [{"cron": "0 7 * * *", "every": 1}]}, r"unknown key\(s\) 'every'"),
             ({"schedules": [{"cron": "* * * * *", "key": "a"}] * 2}, "used twice: a"),
             ({"schedules": "0 7 * * *"}, "must be a list"),
+            ({"schedules": [{"cron": "0 25 * * *"}]}, "cron '0 25 \\* \\* \\*'"),
+            ({"schedules": [{"cron": "0 7 * * *", "time_zone": "Mars/Base"}]}, "Mars/Base"),
         ],
     )
     def test_bad_entries_name_the_problem(self, change: dict[str, Any], message: str) -> None:

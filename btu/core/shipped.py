@@ -34,6 +34,9 @@ from typing import Any
 import orjson
 
 from btu.core.callables import CallableError, check_path_syntax
+from btu.core.schedules import ScheduleError, check_time_zone
+from streams import cron as cron_engine
+from streams.errors import CronError
 
 HOOK = "btu_tasks"
 WITHDRAWN = "_withdrawn"
@@ -140,7 +143,16 @@ def _schedule(raw: Any, index: int, where: str) -> ShippedSchedule:
     if tz is not None:
         if not isinstance(tz, str) or not tz.strip():
             raise ShippedError(f"{what}: 'time_zone' must be an IANA name like 'Europe/Paris'.")
-        values["time_zone"] = tz.strip()
+        try:
+            # The canonical spelling, as the schedule will store it: what BTU remembers
+            # as shipped must equal what the database holds, or it would look edited.
+            values["time_zone"] = check_time_zone(tz.strip())
+        except ScheduleError as e:
+            raise ShippedError(f"{what}: {e}") from e
+    try:
+        cron_engine.validate(values["cron_expression"], values.get("time_zone", "UTC"))
+    except CronError as e:
+        raise ShippedError(f"{what}: cron {values['cron_expression']!r}: {e}") from e
     return ShippedSchedule(key=str(key).strip(), values=values)
 
 
