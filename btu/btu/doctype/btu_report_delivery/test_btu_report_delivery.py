@@ -123,6 +123,39 @@ class TestBTUReportDelivery(FrappeTestCase):
         _doc, out = self.rendered("PDF")
         self.assertTrue(out.attachments[0]["fcontent"].startswith(b"%PDF"))
 
+    def test_report_builder(self):
+        """A Report Builder report takes conditions: a relative period with 'between'."""
+        report = frappe.get_doc(
+            {
+                "doctype": "Report",
+                "report_name": unique("_Test BTU Delivery Builder"),
+                "ref_doctype": "ToDo",
+                "report_type": "Report Builder",
+                "is_standard": "No",
+                "json": json.dumps(
+                    {"columns": [["description", "ToDo"], ["date", "ToDo"]], "order_by": "date asc"}
+                ),
+            }
+        ).insert()
+        filters = {"description": ["like", f"%{TAG}%"], "date": ["between", "@last_week"]}
+        doc = make_delivery(report.name, format="CSV", filters=json.dumps(filters))
+        out = service.render(doc)
+        rows = list(csv.reader(io.StringIO(out.attachments[0]["fcontent"].decode("utf-8"))))
+        self.assertEqual([str(d) for d in self.last_week], sorted(r[-1] for r in rows[1:]))
+
+    def test_delete_removes_its_task(self):
+        """Deleting a delivery deletes its task and schedule (the logs would stay)."""
+        doc = make_delivery(self.report)
+        task = doc.task
+        frappe.delete_doc(doc.doctype, doc.name)
+        self.assertEqual(
+            (False, 0),
+            (
+                bool(frappe.db.exists("BTU Task", task)),
+                frappe.db.count("BTU Task Schedule", {"task": task}),
+            ),
+        )
+
     def test_row_limit(self):
         _doc, out = self.rendered("CSV", row_limit=2)
         self.assertEqual((2, True), (out.rows, out.truncated))
