@@ -44,10 +44,12 @@ def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return options, kwargs
 
 
-def _existing(unique_key: str | None) -> str | None:
+def _existing(unique_key: str | None, latest: bool = False) -> str | None:
+    """The item holding ``unique_key``; ``latest`` reads past the transaction's snapshot
+    (a locking read), to see an item another transaction has just committed."""
     if not unique_key:
         return None
-    return frappe.db.get_value(RUN_LATER, {"unique_key": unique_key}, "name")
+    return frappe.db.get_value(RUN_LATER, {"unique_key": unique_key}, "name", for_update=latest)
 
 
 def _insert(request: Request) -> str:
@@ -75,8 +77,9 @@ def _insert(request: Request) -> str:
     try:
         doc.insert(ignore_permissions=True)
     except frappe.UniqueValidationError:
-        # Another transaction took the key between our look-up and the insert.
-        found = _existing(request.unique_key)
+        # Another transaction took the key between our look-up and the insert (the
+        # unique index made our insert wait for its commit).
+        found = _existing(request.unique_key, latest=True)
         if found:
             return found
         raise
