@@ -143,6 +143,20 @@ class TestBTUReportDelivery(FrappeTestCase):
         rows = list(csv.reader(io.StringIO(out.attachments[0]["fcontent"].decode("utf-8"))))
         self.assertEqual([str(d) for d in self.last_week], sorted(r[-1] for r in rows[1:]))
 
+    def test_script_report(self):
+        """A standard Script Report (Frappe's own, System Manager only) as XLSX, limited."""
+        doc = make_delivery("Database Storage Usage By Tables", filters="", row_limit=5)
+        out = service.render(doc)
+        sheet = load_workbook(io.BytesIO(out.attachments[0]["fcontent"])).active
+        rows = list(sheet.iter_rows(values_only=True))
+        self.assertEqual((5, True, 6), (out.rows, out.truncated, len(rows)))
+        self.assertEqual(("Table", "Size (MB)"), rows[0][:2])
+        user = make_user("btu-delivery-manager@example.com", "BTU Manager")
+        doc = make_delivery("Database Storage Usage By Tables", filters="", run_as=user)
+        with acting_as(user):
+            with self.assertRaises(frappe.PermissionError):
+                service.deliver(doc.name)
+
     def test_delete_removes_its_task(self):
         """Deleting a delivery deletes its task and schedule (the logs would stay)."""
         doc = make_delivery(self.report)
