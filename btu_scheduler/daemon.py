@@ -31,25 +31,27 @@ from redis.exceptions import RedisError
 
 from btu_scheduler import __version__, loader, redisdiag
 from btu_scheduler.backoff import Backoff
+from btu_scheduler.cluster import cluster_status
 from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.engine import Engine, Fire
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.fire import setup
-from btu_scheduler.fire.claiming import claim_and_submit, latest_per_item, pending_after
+from btu_scheduler.fire.claiming import claim_for, latest_per_item, pending_after
 from btu_scheduler.fire.endpoint import Endpoint
 from btu_scheduler.heap import Item
 from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import Lease
+from btu_scheduler.metrics import Metrics
+from btu_scheduler.observe import Observability
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
 from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover
-from streams.keys import Heartbeat, Keys
+from streams.keys import Keys
 from streams.messages import ScheduleDelete
 from streams.publish import decode_state_value
-from streams.redisio import hgetall_text, text, xrevrange
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -82,7 +84,9 @@ class Daemon:
         self.started_mono = time.monotonic()
         self.started_ms = self.now_ms()
         self.engine = Engine(grace_ms=int(settings.grace_seconds * 1000))
-        self.stats = Stats()
+        self.metrics = Metrics(settings.site)
+        self.stats = Stats(self.metrics)
+        self.redis_up, self.redis_error = False, ""  # did the last lease round trip succeed
         self.r = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
         )
@@ -123,6 +127,8 @@ class Daemon:
         self._pending: list[Fire] = []  # popped but not yet claimed (Redis was down)
         self._view_armed = 0
         self._view_next_due: int | None = None
+        self.reader_thread: threading.Thread | None = None
+        self.observe = Observability(self, check_site=endpoint is None)  # tests inject one
 
     # -- small helpers ----------------------------------------------------------------
 
@@ -143,10 +149,14 @@ class Daemon:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         self._install_signals()
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
+        self.observe.start()
         if not self._start():
             self.lease_stop.set()
+            self.observe.stop()
             return 0
-        threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True).start()
+        self.reader_thread = threading.Thread(target=self.reader.loop, name="btu-reader",
+                                              daemon=True)  # fmt: skip
+        self.reader_thread.start()
         threading.Thread(target=self.watch.loop, name="btu-watch", daemon=True).start()
         try:
             self._firing_loop()
@@ -186,6 +196,7 @@ class Daemon:
                 self._load()
                 return True
             except redisdiag.START_ERRORS as e:
+                self.redis_up, self.redis_error = False, str(e)  # /readyz says why
                 delay = backoff.next()
                 redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
                 self.stopping.wait(delay)
@@ -250,6 +261,7 @@ class Daemon:
                 client.close()
             except RedisError:
                 pass
+        self.observe.stop()
         log.info("stopped", instance=self.instance, handed_back=handed, lease_released=released)
 
     # -- lease ------------------------------------------------------------------------
@@ -261,6 +273,7 @@ class Daemon:
         self._lease_ticks += 1
         beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
         state = self.lease.tick(heartbeat_fields(self) if beat else None)
+        self.redis_up, self.redis_error = True, ""
         renew = self.settings.renew_seconds
         if state.leader:
             self._lease_valid_until = started + self.lease.lease_ms / 1000
@@ -275,6 +288,7 @@ class Daemon:
         if self._was_leader:
             self._was_leader = False
             log.warning("leader_lost", instance=self.instance, holder=state.token)
+        self.observe.standby(state.token)
         # Try again right when the holder's lease would run out.
         return max(0.005, min(renew, state.pttl_ms / 1000 + 0.005))
 
@@ -286,11 +300,13 @@ class Daemon:
                 wait = self._lease_tick()
                 backoff.reset()
             except REDIS_DOWN as e:
+                self.redis_up, self.redis_error = False, str(e)
                 if self._was_leader and not self.is_leader:
                     self._was_leader = False
                     log.warning("leader_lost", instance=self.instance, error=str(e))
                 wait = backoff.next()
             except RedisError as e:
+                self.redis_up, self.redis_error = False, str(e)
                 log.error("lease_error", error=str(e))
                 wait = backoff.next()
 
@@ -326,7 +342,7 @@ class Daemon:
         if deleted:
             self.takeover.upkeep([], deleted)
         if fires:
-            self._claim_and_send(fires)
+            claim_for(self, fires)
         return len(fires)
 
     def _sleep_seconds(self) -> float | None:
@@ -336,19 +352,6 @@ class Daemon:
         if due is None:
             return None
         return min(MAX_SLEEP_S, max(0.0, due / 1000 - self.clock()))
-
-    def _claim_and_send(self, fires: list[Fire]) -> None:
-        token = self.lease.token
-        if token is None:  # the lease went between popping and claiming: keep them
-            self._defer(fires)
-            return
-        run = claim_and_submit(self.dispatcher, fires, token, self.instance)
-        if run.fenced:
-            self._lease_valid_until = 0.0
-        if run.deferred:
-            self._defer(run.deferred)
-        if run.redis_down:
-            self.stopping.wait(0.2)
 
     def _defer(self, fires: list[Fire]) -> None:
         """Keep popped fires to claim later. Like missed instants, the fires of one item
@@ -385,16 +388,4 @@ class Daemon:
             return self.engine.armed.armed
 
     def cluster_status(self) -> dict[str, Any]:
-        instances = []
-        for key in self.r.scan_iter(match=self.keys.scheduler_pattern, count=100):
-            data = hgetall_text(self.r, text(key))
-            if data:
-                instances.append(data)
-        holder = self.r.get(self.keys.leader)
-        recent = [fields | {"entry": eid} for eid, fields in xrevrange(self.r, self.keys.fires, 10)]
-        return {
-            "leader_lease": text(holder) if isinstance(holder, bytes | str) else None,
-            "instances": sorted(instances, key=lambda d: d.get(Heartbeat.INSTANCE, "")),
-            "recent_fires": recent,
-            "backlog": self.dispatcher.backlog,
-        }
+        return cluster_status(self)

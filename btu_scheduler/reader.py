@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from btu_scheduler import redisdiag, streaminfo
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
-from btu_scheduler.rpcserver import BadRequest
+from btu_scheduler.rpcserver import CHANGING_COMMANDS, BadRequest
 from streams import codec
 from streams.errors import CronError, ProtocolError
 from streams.keys import Outcome
@@ -167,7 +167,7 @@ class Reader:
         d = self.d
         t0 = time.perf_counter()
         if d.now_ms() > request.deadline:
-            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=False, outcome="expired")
+            log.debug("rpc", cmd=request.cmd[:40], rid=request.rid, ok=False, outcome="expired")
             return
         try:
             data: Any = d.rpc.handle(request.cmd, request.arg)
@@ -188,7 +188,7 @@ class Reader:
             reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=error)
         if d.now_ms() > request.deadline:
             # The caller has given up: a reply now would only be a key left behind.
-            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")
+            log.debug("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")
             return
         taken = send_reply(d.r, d.keys, reply)
         if taken is not None:
@@ -197,7 +197,10 @@ class Reader:
                         key_type=taken)  # fmt: skip
             return
         d.stats.rpc_answered += 1
-        log.info(
+        # Probes (ping, status, ...) at debug: a monitor asking every few seconds must not
+        # fill the log; commands that change something stay at info.
+        rpc_log = log.info if request.cmd in CHANGING_COMMANDS else log.debug
+        rpc_log(
             "rpc",
             cmd=request.cmd[:40],
             rid=request.rid,

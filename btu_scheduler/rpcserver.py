@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from btu_scheduler import __version__
+from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.engine import Engine
 from btu_scheduler.heap import Item
 from btu_scheduler.stats import Stats
@@ -29,6 +30,10 @@ from streams.keys import Cmd, Kind
 MAX_LIST = 1_000
 
 
+# Logged at info when answered; the others (probes) at debug.
+CHANGING_COMMANDS = frozenset({Cmd.RELOAD, Cmd.CANCEL, Cmd.RESYNC})
+
+
 class BadRequest(Exception):
     """The request cannot be applied; the message goes back as the reply's ``error``."""
 
@@ -38,6 +43,7 @@ class DaemonView(Protocol):
 
     engine: Engine
     stats: Stats
+    dead: DeadLetters
     instance: str
     started_mono: float
 
@@ -69,6 +75,22 @@ def next_instants(item: Item, now_ms: int, count: int = 5) -> list[str]:
         return [_iso_utc(item.due)]
     instants = [item.due, *item.schedule.next_n(item.due, count - 1)]
     return [iso_local(ms, item.schedule.tz) for ms in instants[:count]]
+
+
+def item_state(item: Item, now_ms: int) -> str:
+    """``armed``; ``disabled``; ``done`` (a once item that fired); ``cancelled`` (by
+    ``cancel``, until its next upsert); ``ended`` (a cron with no instant left)."""
+    spec = item.spec
+    if not spec.enabled:
+        return "disabled"
+    if item.due is not None:
+        return "armed"
+    if spec.kind == Kind.ONCE:
+        fired = item.last_fired is not None and spec.at is not None and item.last_fired >= spec.at
+        return "done" if fired else "cancelled"
+    if item.schedule is not None and item.schedule.next_after(now_ms) is None:
+        return "ended"
+    return "cancelled"
 
 
 def describe_item(item: Item) -> dict[str, Any]:
@@ -104,7 +126,7 @@ class RpcHandler:
             Cmd.NEXT: self.cmd_next,
             Cmd.STATUS: self.cmd_status,
             Cmd.RESYNC: self.cmd_resync,
-            Cmd.SCHEDULES: self.cmd_schedules,
+            Cmd.SCHEDULES: self.cmd_schedules_listed,
         }
 
     def handle(self, cmd: str, arg: str | None) -> Any:
@@ -161,7 +183,32 @@ class RpcHandler:
             **engine,
             **d.stats.snapshot(),
             **d.cluster_status(),
+            "broken": self.broken(),
         }
+
+    def broken(self) -> list[dict[str, Any]]:
+        """Items set aside (bad cron, unknown zone, undecodable state value), with why."""
+
+        def held(item_id: str) -> bool:
+            with self.d.locked():
+                return self.d.engine.armed.get(item_id) is not None
+
+        return [
+            {"id": b.id, "state": "broken", "error": b.error, "ts": b.ts}
+            for b in self.d.dead.still_broken(held)
+        ]
+
+    def cmd_schedules_listed(self, arg: str | None) -> list[dict[str, Any]]:
+        """``schedules``: every item with its state (armed, disabled, done, cancelled,
+        ended), then the broken items with their error."""
+        rows = self.cmd_schedules(arg)
+        with self.d.locked():
+            now = self.d.now_ms()
+            for row in rows:
+                item = self.d.engine.armed.get(row["id"])
+                if item is not None:
+                    row["state"] = item_state(item, now)
+        return rows + self.broken()
 
     def cmd_resync(self, _arg: str | None) -> dict[str, Any]:
         return {"armed": self.d.resync()}

@@ -43,6 +43,26 @@ def publish_delete(r: Redis, keys: Keys, delete: ScheduleDelete) -> str:
     return text(entry_id)
 
 
+def publish_events(r: Redis, keys: Keys, events: Iterable[ScheduleUpsert | ScheduleDelete]) -> int:
+    """Publish many events, :data:`BULK_CHUNK` per MULTI/EXEC (one round trip each): every
+    stream entry with its state-hash change, in order. Returns how many were published.
+
+    The caller decides which events are needed (``btu.core.sync.publish_changed``);
+    upserts are written as given (apply :func:`keep_baseline` first)."""
+    items = list(events)
+    for start in range(0, len(items), BULK_CHUNK):
+        pipe = r.pipeline(transaction=True)
+        for event in items[start : start + BULK_CHUNK]:
+            fields = event.encode()
+            xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
+            if isinstance(event, ScheduleUpsert):
+                pipe.hset(keys.state, event.id, orjson.dumps(fields))
+            else:
+                pipe.hdel(keys.state, event.id)
+        pipe.execute()
+    return len(items)
+
+
 @dataclass(frozen=True, slots=True)
 class PublishAllResult:
     upserts: int
@@ -250,6 +270,7 @@ __all__ = [
     "keep_baseline",
     "publish_all",
     "publish_delete",
+    "publish_events",
     "publish_upsert",
     "snapshot",
 ]

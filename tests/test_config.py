@@ -132,6 +132,7 @@ ENV_CASES = [
     ("BTU_SHUTDOWN_TIMEOUT_SECONDS", "shutdown_timeout_seconds", "7", 7.0),
     ("BTU_BATCH_SIZE", "batch_size", "250", 250),
     ("BTU_BATCH_LINGER_MS", "batch_linger_ms", "0", 0.0),
+    ("BTU_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", "127.0.0.1:9464"),
 ]
 
 
@@ -330,6 +331,8 @@ REDIS_URLS = [
     f"rediss://user:{REDIS_PASSWORD}@redis.internal:6380/1",
     f"redis://:{REDIS_PASSWORD}@redis.internal:6379/0",
     f"rediss://default:{REDIS_PASSWORD}@redis.internal/0?ssl_cert_reqs=none",
+    f"redis://redis.internal:6379/0?password={REDIS_PASSWORD}",
+    f"redis://redis.internal:6379/0?db=1&password={REDIS_PASSWORD}&socket_timeout=5",
 ]
 
 
@@ -353,6 +356,12 @@ class TestSecrets:
             MASK in public["redis_url"],
             "redis.internal" in public["redis_url"],
         )
+
+    def test_frappe_url_credentials_are_masked(self) -> None:
+        """A password written in frappe_url is masked like Redis's."""
+        url = f"https://frappe:{REDIS_PASSWORD}@erp.example.com"
+        public = load(env=BASE | {"BTU_FRAPPE_URL": url}).public()
+        assert f"https://frappe:{MASK}@erp.example.com" == public["frappe_url"]
 
     def test_public_keeps_user_and_scheme(self) -> None:
         """The masked URL keeps scheme, user, host, port and database."""

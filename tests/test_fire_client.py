@@ -225,6 +225,20 @@ def test_host_header_overrides_the_url_host(serve: MakeServer) -> None:
     assert ["Host: erp.example.com"] == [line for line in lines if line.startswith("Host:")]
 
 
+def test_credentials_in_the_url_never_reach_the_host_header(serve: MakeServer) -> None:
+    """``http://user:pass@host:port`` sends ``Host: host:port``: the password stays home."""
+    server = serve(lambda n, c, req: ok())
+    url = server.url.replace("http://", "http://frappe:hunter2@")
+    sender = FireSender(url, HEADERS, 2.0, 2)
+    try:
+        send_all(sender, 1)
+    finally:
+        sender.close()
+    head = server.requests[0].split(b"\r\n\r\n")[0].decode()
+    assert f"Host: 127.0.0.1:{server.port}" in head.split("\r\n")
+    assert "hunter2" not in head
+
+
 def test_keep_alive_reuses_one_connection(serve: MakeServer, senders: MakeSender) -> None:
     """Sequential requests travel on one kept-alive connection."""
     server = serve(lambda n, c, req: ok())

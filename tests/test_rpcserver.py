@@ -32,6 +32,11 @@ def once(item_id: str, at: int) -> ScheduleUpsert:
     return ScheduleUpsert(id=item_id, kind=Kind.ONCE, task="task", enabled=True, ts=T0, at=at)
 
 
+class NoneBroken:
+    def still_broken(self, _held: object) -> list[object]:
+        return []
+
+
 class FakeDaemon:
     """Just what RpcHandler needs: an engine, stats and a few callbacks."""
 
@@ -46,6 +51,7 @@ class FakeDaemon:
         self.state: dict[str, ScheduleUpsert] = {}
         self.reloaded: list[str] = []
         self.resyncs = 0
+        self.dead = NoneBroken()
 
     def now_ms(self) -> int:
         return self.now

@@ -25,6 +25,8 @@ RELOAD_TIMEOUT_S = 1.0
 SCHEDULE_FIELDS = ("name", "task", "enabled", "cron_expression", "time_zone")
 RUN_LATER_FIELDS = ("name", "task", "function_path", "run_at", "status")
 _PENDING = "btu_publish_pending"
+# Names per query when reading what to publish after a commit.
+FLUSH_CHUNK = 500
 
 
 def now_ms() -> int:
@@ -82,15 +84,47 @@ def _forget() -> None:
     setattr(frappe.local, _PENDING, None)
 
 
+def current_events(pending: set[tuple[str, str]]) -> list[Event]:
+    """:func:`current_event` for many items, with one query per doctype (per chunk of
+    names) and one for their tasks, instead of two per item."""
+    rows: dict[tuple[str, str], dict] = {}
+    for doctype in sorted({d for d, _ in pending}):
+        names = sorted(n for d, n in pending if d == doctype)
+        for start in range(0, len(names), FLUSH_CHUNK):
+            chunk = names[start : start + FLUSH_CHUNK]
+            found = frappe.get_all(
+                doctype, filters={"name": ["in", chunk]}, fields=list(_fields(doctype))
+            )
+            rows.update(((doctype, row.name), row) for row in found)
+    tasks = sorted({str(row.get("task")) for row in rows.values() if row.get("task")})
+    enabled = (
+        {
+            t.name: bool(t.enabled)
+            for t in frappe.get_all(
+                "BTU Task", filters={"name": ["in", tasks]}, fields=["name", "enabled"]
+            )
+        }
+        if tasks
+        else {}
+    )
+    system_tz, ts = get_system_timezone(), now_ms()
+    events = []
+    for doctype, name in sorted(pending):
+        row = rows.get((doctype, name))
+        task = row.get("task") if row else None
+        task_enabled = enabled.get(str(task), False) if task else bool(row)
+        events.append(event_for(doctype, row, name, task_enabled, system_tz, ts))
+    return events
+
+
 def _flush() -> None:
     pending = getattr(frappe.local, _PENDING, None) or set()
     setattr(frappe.local, _PENDING, None)
     if not pending:
         return
     try:
-        r, keys = get_redis(), site_keys()
-        for doctype, name in sorted(pending):
-            sync.publish_if_changed(r, keys, current_event(doctype, name))
+        # One HMGET and one MULTI/EXEC per FLUSH_CHUNK items, however many changed.
+        sync.publish_changed(get_redis(), site_keys(), current_events(pending))
     except REDIS_ERRORS as e:
         # The save is committed; the hourly heal_state (or the form's confirmation)
         # publishes it once Redis is back.

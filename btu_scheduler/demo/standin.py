@@ -27,7 +27,7 @@ import redis
 from rq import Queue
 
 from streams import keys as stream_keys
-from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, demo_seen_key
+from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, WHOAMI_PATH, demo_seen_key
 from streams.messages import job_id_for
 
 # What Frappe v15 answers (HTTP 417) for a whitelisted method that does not exist.
@@ -86,6 +86,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, payload = 404, {"exc_type": "DoesNotExistError", "exception": self.path}
         self._reply(status, payload)
+
+    def do_GET(self) -> None:
+        """``btu.api.whoami``: the daemon's start-up check and ``btu-scheduler check``."""
+        cfg = self.server.cfg
+        if self.headers.get("Authorization") != f"token {cfg.api_key}:{cfg.api_secret}":
+            self._reply(401, {"exc_type": "AuthenticationError", "exception": "bad token"})
+        elif self.path == WHOAMI_PATH:
+            from btu_scheduler import __version__
+
+            answer = {"user": "btu-daemon@stand-in", "roles": ["BTU Scheduler"], "app": "btu",
+                      "version": __version__, "protocol": "1", "can_fire": True}  # fmt: skip
+            self._reply(200, {"message": answer})
+        else:
+            self._reply(404, {"exc_type": "DoesNotExistError", "exception": self.path})
 
     def _reply(self, status: int, payload: dict[str, Any] | bytes) -> None:
         data = payload if isinstance(payload, bytes) else orjson.dumps(payload)

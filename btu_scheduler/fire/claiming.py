@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,6 +17,9 @@ from btu_scheduler.engine import Fire
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.fire.dispatch import ALREADY_FIRED, CLAIMED, DUPLICATE, FENCED, Dispatcher
 from streams.keys import Outcome
+
+if TYPE_CHECKING:
+    from btu_scheduler.daemon import Daemon
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -30,6 +34,23 @@ class ClaimRun:
     deferred: list[Fire] = field(default_factory=list)  # to claim again later
     fenced: bool = False  # another instance holds the lease
     redis_down: bool = False
+
+
+def claim_for(d: Daemon, fires: list[Fire]) -> None:
+    """The firing loop's fires, claimed and sent under the daemon's lease; what cannot be
+    claimed now (the lease went, Redis is down, another instance fenced us) is kept for
+    later (``Daemon._defer``)."""
+    token = d.lease.token
+    if token is None:  # the lease went between popping and claiming: keep them
+        d._defer(fires)
+        return
+    run = claim_and_submit(d.dispatcher, fires, token, d.instance)
+    if run.fenced:
+        d._lease_valid_until = 0.0
+    if run.deferred:
+        d._defer(run.deferred)
+    if run.redis_down:
+        d.stopping.wait(0.2)
 
 
 def claim_and_submit(

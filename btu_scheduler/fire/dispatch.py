@@ -36,10 +36,10 @@ from btu_scheduler.fire.records import Recorder
 from btu_scheduler.fire.retry import RetryPolicy, RetryTimer
 from btu_scheduler.fire.sender import Sender
 from streams.keys import Keys, Marker, Outcome
-from streams.messages import FireRecord
+from streams.messages import DETAIL_MAX, FireRecord
 from streams.redisio import text
 
-log = structlog.get_logger("btu_scheduler.fire.dispatch")
+log = structlog.get_logger("btu_scheduler.dispatch")
 
 # Claim result codes returned by the script.
 CLAIMED, DUPLICATE, ALREADY_FIRED, FENCED = 1, 0, 2, -1
@@ -93,6 +93,20 @@ return 1
 """
 
 
+_LOG_LEVEL = {Outcome.RETRYING: "warning", Outcome.FAILED: "error"}
+
+
+def reason(result: Result) -> str:
+    """The ``detail`` of a fire record: empty for a success; else the HTTP status with
+    the site's message (``HTTP 404: BTU Task X not found``) or what went wrong."""
+    if result.outcome in (Outcome.ENQUEUED, Outcome.DUPLICATE) and not result.detail:
+        return ""
+    text = result.detail.strip()
+    if result.http is not None and "HTTP " not in text:
+        text = f"HTTP {result.http}: {text}" if text else f"HTTP {result.http}"
+    return text[:DETAIL_MAX]
+
+
 @dataclass
 class _Job:
     """A claimed fire on its way."""
@@ -101,6 +115,8 @@ class _Job:
     fire: Fire
     deadline: float  # monotonic
     attempt: int = 0
+    started: float = 0.0  # monotonic, at submit
+    first_lag_ms: int | None = None  # of the first attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,10 +220,15 @@ class Dispatcher:
         with self._lock:
             return len(self._unfinished)
 
+    @property
+    def retrying(self) -> int:
+        """Fires waiting for their next attempt."""
+        return self._retries.waiting
+
     def submit(self, fire: Fire) -> bool:
         """Send a claimed fire; False (and a ``failed`` record) when the backlog is full."""
         now = time.monotonic()
-        job = _Job(next(self._seq), fire, now + self._policy.deadline_s)
+        job = _Job(next(self._seq), fire, now + self._policy.deadline_s, started=now)
         with self._lock:
             full = len(self._unfinished) >= self._s.max_backlog or not self._accepting
             if not full:
@@ -225,11 +246,14 @@ class Dispatcher:
     def record(self, fire: Fire, outcome: str, detail: str = "") -> None:
         """Record an outcome for a fire that is not sent (missed, duplicate)."""
         now = self._now_ms()
+        # The stream's detail says why a fire is retrying or failed, and is empty otherwise
+        # (PROTOCOL.md 1.1); the log line keeps the note either way.
+        kept = detail if outcome in (Outcome.FAILED, Outcome.RETRYING) else ""
         record = FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=now, outcome=outcome,
-            instance=self._s.instance, attempt=0,
+            instance=self._s.instance, attempt=0, detail=kept,
         )  # fmt: skip
-        self._emit(record, None, detail)
+        self._emit(record, None, note=detail)
 
     def _attempt(self, job: _Job) -> None:
         """Start one attempt; :meth:`_attempted` runs when the sender has the answer."""
@@ -247,43 +271,60 @@ class Dispatcher:
         self._sender.send(job.fire, done)
 
     def _attempted(self, job: _Job, result: Result, sent: int) -> None:
+        if job.first_lag_ms is None:
+            job.first_lag_ms = sent - job.fire.due
         if not result.retryable:
             self._finish(job, result, sent)
             return
         delay = self._policy.delay(job.attempt)
         if time.monotonic() + delay > job.deadline:
-            self._finish(
-                job, Result(Outcome.FAILED, result.http, detail=f"gave up: {result.detail}"), sent
-            )
+            tried = time.monotonic() - job.started
+            why = f"gave up after {job.attempt} attempts over {tried:.1f} s: {reason(result)}"
+            self._finish(job, Result(Outcome.FAILED, result.http, detail=why), sent)
             return
-        self._emit(self._record_of(job, result, sent), None, result.detail)
+        self._emit(self._record_of(job, result, sent), None, job.first_lag_ms, delay)
         # When stopping, the job is not scheduled: left in _unfinished, handed back.
         self._retries.schedule(job, delay)
 
     def _finish(self, job: _Job, result: Result, sent: int) -> None:
         with self._lock:
             self._unfinished.pop(job.seq, None)
-        if job.attempt == 0:
-            job.attempt = 1
         marker = Marker.FAILED if result.outcome == Outcome.FAILED else Marker.DONE
-        self._emit(self._record_of(job, result, sent), marker, result.detail)
+        self._emit(self._record_of(job, result, sent), marker, job.first_lag_ms)
 
     def _record_of(self, job: _Job, result: Result, sent: int) -> FireRecord:
         fire = job.fire
         return FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=sent, outcome=result.outcome,
             instance=self._s.instance, attempt=job.attempt, http=result.http, job=result.job,
+            detail=reason(result),
         )  # fmt: skip
 
-    def _emit(self, record: FireRecord, marker: str | None, detail: str) -> None:
-        log.info(
+    def _emit(
+        self,
+        record: FireRecord,
+        marker: str | None,
+        first_lag_ms: int | None = None,
+        retry_in_s: float | None = None,
+        note: str = "",
+    ) -> None:
+        """Log the outcome (warning when retrying, error when failed) and queue it for the
+        fires stream. A retry line shows the first attempt's lag apart from the delay."""
+        shown = record.detail or note
+        extra: dict[str, object] = {"detail": shown} if shown else {}
+        if first_lag_ms is not None and record.attempt > 1:
+            extra["first_lag_ms"] = first_lag_ms
+        if retry_in_s is not None:
+            extra["retry_in_s"] = round(retry_in_s, 3)
+        level = _LOG_LEVEL.get(record.outcome, "info")
+        getattr(log, level)(
             "fire",
             id=record.id, fire_id=record.fire_id, due=record.due, lag_ms=record.lag_ms,
             outcome=record.outcome, http=record.http, attempt=record.attempt, job=record.job,
-            **({"detail": detail} if detail else {}),
+            **extra,
         )  # fmt: skip
         if self._on_outcome is not None:
-            self._on_outcome(record, detail)
+            self._on_outcome(record, record.detail)
         self._recorder.put(record, marker)
 
     def _now_ms(self) -> int:

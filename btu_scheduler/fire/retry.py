@@ -58,6 +58,12 @@ class RetryTimer(Generic[T]):
             self._cv.notify()
             return True
 
+    @property
+    def waiting(self) -> int:
+        """Jobs scheduled and not yet run."""
+        with self._cv:
+            return len(self._heap)
+
     def stop(self) -> None:
         with self._cv:
             self._stopping = True

@@ -24,7 +24,7 @@ from btu_scheduler.engine import Fire
 from btu_scheduler.fire.answers import Result
 from streams.keys import Outcome
 
-log = structlog.get_logger("btu_scheduler.fire.sender")
+log = structlog.get_logger("btu_scheduler.sender")
 
 Done = Callable[[Result, int], None]
 Enqueue = Callable[[str, str, int, str], Result]
