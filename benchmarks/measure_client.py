@@ -1,6 +1,6 @@
 """The fire client alone: CPU and wall time to send 10,000 fires through the daemon's
 BatchingSender and HTTP client to the stub endpoint, in batches and singly, in one
-process (no Redis, no claims, no records). Used for docs/decisions/0010.
+process (no Redis, no claims, no records). Used for docs/decisions/0011.
 
 Usage: ``python -m benchmarks.measure_client [BATCH_SIZE ...]`` (default: 100 1). To
 measure another source tree's client, run it with ``PYTHONPATH=<tree>``.

@@ -1,4 +1,4 @@
-"""The fire path's HTTP client: httpx (docs/decisions/0010-batch-firing-and-httpx.md).
+"""The fire path's HTTP client: httpx (docs/decisions/0011-batch-firing-and-httpx.md).
 
 :class:`httpx.AsyncClient` s on the sender's event loop (:mod:`btu_scheduler.fire.batching`):
 
@@ -66,7 +66,7 @@ class HttpxClient:
         # One client (one connection) per request slot, handed out by a queue: httpcore's
         # shared pool scans every waiting request against every connection at each
         # change (~1.5 ms of CPU per request with 32 in flight, measured); one
-        # connection per client keeps that constant (docs/decisions/0010).
+        # connection per client keeps that constant (docs/decisions/0011).
         # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR when set), as before;
         # httpx alone would use certifi's. One context for all the clients.
         tls = ssl_context if ssl_context is not None else ssl.create_default_context()
