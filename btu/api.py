@@ -10,6 +10,7 @@ from frappe import _
 from btu.core import roles
 from btu.core.doctypes import RUN_LATER, SCHEDULE
 from btu.core.frequency import FrequencySpec
+from btu.core.whoami import answer as whoami_answer
 from btu.permissions import require_doc_permission, require_roles
 from btu.services import batch_firing, config, desk, firing, publishing, run_later
 
@@ -23,6 +24,15 @@ def enqueue_scheduled(**fire) -> dict:
     """
     require_roles(roles.DAEMON)
     return firing.enqueue_scheduled(fire)
+
+
+@frappe.whitelist(methods=["GET", "POST"])
+def whoami() -> dict:
+    """Who the caller is and the app's version: the daemon's start-up check and
+    ``btu-scheduler check`` call it with the daemon's token."""
+    require_roles(roles.DAEMON)
+    user = frappe.session.user
+    return whoami_answer(user, frappe.get_roles(user))
 
 
 @frappe.whitelist(methods=["POST"])

@@ -14,10 +14,15 @@ btu_runnable = [
     "btu.samples.fail",
     "btu.samples.sleep",
     "btu.samples.whoami",
+    # BTU Report Delivery's tasks (it checks that it runs as the delivery's Run As).
+    "btu.services.delivery.deliver",
 ]
 
 after_install = "btu.install.after_install"
 after_migrate = "btu.install.after_migrate"
+# Another app installed or removed: sync the tasks the installed apps ship (btu_tasks).
+after_app_install = "btu.services.shipped.after_app_change"
+after_app_uninstall = "btu.services.shipped.after_app_change"
 
 scheduler_events = {
     "cron": {

@@ -1,4 +1,5 @@
-"""Install and migrate hooks: BTU's roles and the configuration's defaults.
+"""Install and migrate hooks: BTU's roles, the configuration's defaults, and the tasks
+apps ship in their hooks.py (``btu_tasks``).
 
 BTU Manager and BTU User are also created by Frappe when it syncs the DocTypes whose
 permissions name them; BTU Scheduler appears in no DocType permission (the daemon's
@@ -10,6 +11,7 @@ from frappe.utils import get_system_timezone
 
 from btu.core.roles import ROLES
 from btu.services.config import CONFIG, DEFAULT_RETENTION_DAYS, DEFAULT_STALE_MINUTES
+from btu.services.shipped import sync_shipped
 
 
 def ensure_roles() -> None:
@@ -43,8 +45,11 @@ def ensure_configuration(first_time: bool) -> None:
 def after_install() -> None:
     ensure_roles()
     ensure_configuration(first_time=True)
+    sync_shipped()
 
 
 def after_migrate() -> None:
     ensure_roles()
     ensure_configuration(first_time=False)
+    # Tasks and schedules apps ship in hooks.py (btu_tasks): created, updated, withdrawn.
+    sync_shipped()

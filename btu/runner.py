@@ -40,6 +40,8 @@ class Target:
     path: str
     args: dict[str, Any]
     run_as: str
+    # (who set them, what): schedule overrides and run-later arguments merged into args
+    authors: tuple[tuple[str | None, str], ...] = ()
 
 
 def _args(text: str | None, label: str) -> dict[str, Any]:
@@ -50,6 +52,7 @@ def resolve_target(log) -> Target:
     """The function, merged arguments and user of ``log``'s run, from the database as it
     is now (schedule overrides and run-later arguments over the task's)."""
     path, base, overrides, run_as = None, {}, {}, None
+    authors: list[tuple[str | None, str]] = []
     if log.task:
         task = frappe.db.get_value(
             "BTU Task", log.task, ["function_path", "arguments", "run_as"], as_dict=True
@@ -62,28 +65,47 @@ def resolve_target(log) -> Target:
             task.run_as,
         )
     if log.schedule:
-        text = frappe.db.get_value("BTU Task Schedule", log.schedule, "argument_overrides")
-        overrides = _args(text, "Argument overrides")
+        row = frappe.db.get_value(
+            "BTU Task Schedule",
+            log.schedule,
+            ["argument_overrides", "arguments_set_by"],
+            as_dict=True,
+        )
+        overrides = _args(row.argument_overrides, "Argument overrides") if row else {}
+        if overrides:
+            authors.append((row.arguments_set_by, f"The argument overrides of {log.schedule}"))
     if log.run_later:
         row = frappe.db.get_value(
             "BTU Run Later",
             log.run_later,
-            ["function_path", "arguments", "run_as"],
+            ["function_path", "arguments", "run_as", "arguments_set_by"],
             as_dict=True,
         )
         if row:
             if not path:
                 path, run_as = row.function_path, row.run_as
             overrides = _args(row.arguments, "Run Later arguments")
+            if overrides:
+                authors.append((row.arguments_set_by, f"The arguments of {log.run_later}"))
     if not path:
         raise CallableError("Nothing to run: no task and no function path.")
-    return Target(path=path, args=merge_arguments(base, overrides), run_as=run_as or "")
+    return Target(
+        path=path,
+        args=merge_arguments(base, overrides),
+        run_as=run_as or "",
+        authors=tuple(authors),
+    )
 
 
-def check_run_as(run_as: str) -> str:
-    """The user the run starts as, if that user can run it now (exists, enabled)."""
+def check_run_as(target: Target) -> str:
+    """The user the run starts as, if that user can run it now (exists, enabled), and
+    if whoever set its overrides or arguments may act for that user."""
+    run_as = target.run_as
     enabled = frappe.db.get_value("User", run_as, "enabled") if run_as else None
-    return runas.check_runner(run_as, enabled is not None, bool(enabled))
+    runas.check_runner(run_as, enabled is not None, bool(enabled))
+    for author, what in target.authors:
+        runas.check_author(author, frappe.get_roles(author) if author else [], run_as, what)
+    return run_as
 
 
 def _worker() -> str:
@@ -162,7 +184,7 @@ def run_task(task_log: str) -> None:
     try:
         target = resolve_target(log)
         func = resolve(target.path, config.runnable())
-        check_run_as(target.run_as)
+        check_run_as(target)
     except (ArgumentsError, CallableError, runas.RunAsError) as e:
         reason = f"Not run: {e}"
         refused = {"started": now_datetime()}

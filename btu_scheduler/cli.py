@@ -8,10 +8,11 @@ only assembles them. Exit codes: 0 success, 1 runtime failure (e.g. no daemon an
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from btu_scheduler import __version__, commands, explain
+from btu_scheduler import __version__, commands, explain, streamcmds
 from btu_scheduler.demo import run as demo
 
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"btu-scheduler {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.register(sub)
+    streamcmds.register(sub)
     explain.register(sub)
     demo.register(sub)
     return parser
@@ -31,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`btu-scheduler fires | head`): not an error. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return result
 
 

@@ -31,6 +31,7 @@ MASK = "********"
 SECRET_SETTINGS = frozenset({"api_secret"})
 MARKER_MARGIN_S = 60.0
 URL_SETTINGS = frozenset({"redis_url", "frappe_url"})  # may carry a password
+MAX_LINGER_MS = 1000.0  # a longer linger would only delay fires
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,16 @@ class Settings:
     retry_max_seconds: float = 30.0
     retry_deadline_seconds: float = 300.0
     http_concurrency: int = 32
+    batch_size: int = 100  # fires per enqueue_batch request (1: single requests only)
+    batch_linger_ms: float = 2.0  # how long a lone fire waits for others to share its batch
     max_backlog: int = 10_000
     fired_ttl_seconds: int = 0  # 0: as long as a duplicate is possible (marker_ttl_seconds)
     fires_maxlen: int = 10_000
     # Redis reconnects
     reconnect_max_seconds: float = 10.0
     shutdown_timeout_seconds: float = 10.0
+    # observability: host:port serving /metrics, /healthz, /readyz ("" = off)
+    metrics_listen: str = ""
 
     @property
     def renew_seconds(self) -> float:
@@ -104,27 +109,64 @@ class Settings:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``********``."""
+    """The URL with any password replaced by ``********``: in the user part
+    (``redis://user:pass@host``) and in the query (``?password=...``, as redis-py
+    accepts)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return MASK
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]  # host[:port] as written, IPv6 brackets kept
+        netloc = f"{user}:{MASK}@{host}"
+    if query:
+        pairs = [pair.partition("=") for pair in query.split("&")]
+        query = "&".join(
+            f"{k}{eq}{MASK if k.lower() in SECRET_QUERY and eq else v}" for k, eq, v in pairs
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]  # host[:port] as written, IPv6 brackets kept
-    netloc = f"{user}:{MASK}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+SECRET_QUERY = frozenset({"password", "pass", "pwd", "secret", "token"})
 
 
 _ENV_NAMES = {f.name: ENV_PREFIX + f.name.upper() for f in fields(Settings)}
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where the effective settings came from (shown by ``btu-scheduler config``)."""
+
+    file: str | None = None  # the TOML file read, if any
+    from_env: tuple[str, ...] = ()  # settings taken from BTU_* variables
+    from_flags: tuple[str, ...] = ()  # settings taken from command-line flags
+    unknown_env: tuple[str, ...] = ()  # BTU_* variables that name no setting
+
+
+# Read by something other than the settings: not reported as unknown.
+OTHER_ENV = frozenset({"BTU_CONFIG"})
+OTHER_ENV_PREFIXES = ("BTU_TEST_",)
+
+
 def load(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
 ) -> Settings:
-    """Read ``path`` (or the default file when it exists) and apply the environment."""
+    """Read ``path`` (or the default file when it exists) and apply the environment,
+    then ``overrides`` (command-line flags, by setting name)."""
+    return load_with_sources(path, env, overrides)[0]
+
+
+def load_with_sources(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+) -> tuple[Settings, Sources]:
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     config_path = Path(path) if path is not None else env.get("BTU_CONFIG") or None
@@ -132,10 +174,38 @@ def load(
         config_path = DEFAULT_CONFIG_PATH
     if config_path is not None:
         raw.update(_read_toml(Path(config_path)))
+    from_env = []
     for name, env_name in _ENV_NAMES.items():
         if env_name in env and env[env_name] != "":
             raw[name] = env[env_name]
-    return _build(raw)
+            from_env.append(name)
+    from_flags = []
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            raw[name] = value
+            from_flags.append(name)
+    known = set(_ENV_NAMES.values()) | OTHER_ENV
+    unknown = sorted(
+        k for k in env
+        if k.startswith(ENV_PREFIX) and k not in known and not k.startswith(OTHER_ENV_PREFIXES)
+    )  # fmt: skip
+    sources = Sources(
+        file=str(config_path) if config_path is not None else None,
+        from_env=tuple(from_env),
+        from_flags=tuple(from_flags),
+        unknown_env=tuple(unknown),
+    )
+    return _build(raw), sources
+
+
+def unknown_env_warning(sources: Sources) -> str | None:
+    """One line naming the ``BTU_*`` variables that set nothing (likely misspelt)."""
+    if not sources.unknown_env:
+        return None
+    return (
+        f"unknown environment variable{'s' if len(sources.unknown_env) > 1 else ''} "
+        f"{', '.join(sources.unknown_env)} (no such setting; ignored)"
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -256,12 +326,31 @@ def _validate(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise ConfigError(f"setting {name!r} must be greater than 0")
+    _check_batching(s)
     if s.lease_seconds < 0.3:
         raise ConfigError("setting 'lease_seconds' must be at least 0.3")
+    if s.metrics_listen:
+        from btu_scheduler.health import parse_listen
+
+        parse_listen(s.metrics_listen)
     if s.fired_ttl_seconds < 0:
         raise ConfigError("setting 'fired_ttl_seconds' must be 0 (automatic) or more")
     if 0 < s.fired_ttl_seconds < s.grace_seconds + s.retry_deadline_seconds:
         raise ConfigError(
             "setting 'fired_ttl_seconds' must exceed grace_seconds + retry_deadline_seconds "
             "(or be 0: automatic)"
+        )
+
+
+def _check_batching(s: Settings) -> None:
+    from streams.keys import MAX_BATCH_FIRES
+
+    if not 1 <= s.batch_size <= MAX_BATCH_FIRES:
+        raise ConfigError(
+            f"setting 'batch_size' must be 1 to {MAX_BATCH_FIRES} (1: no batches), "
+            f"got {s.batch_size}"
+        )
+    if not 0 <= s.batch_linger_ms <= MAX_LINGER_MS:
+        raise ConfigError(
+            f"setting 'batch_linger_ms' must be 0 to {MAX_LINGER_MS:g}, got {s.batch_linger_ms:g}"
         )

@@ -3,13 +3,13 @@
 Threads and what they own:
 
 - **main** (firing loop): sleeps on a condition variable until the earliest due instant
-  or until woken (new event, promotion, shutdown); pops due items, claims and dispatches
-  them. Redis's own BLOCK timeouts are only as precise as its ``hz`` (100 ms by default),
-  so the due instant is kept here, not in a Redis timeout.
+  (a second at most: the wall clock may step) or until woken (new event, promotion,
+  shutdown); pops due items, claims and dispatches them. Redis's own BLOCK timeouts are
+  only as precise as its ``hz`` (100 ms by default), so the due instant is kept here.
 - **reader**: one blocking XREAD on the schedules and RPC streams (no polling); applies
   changes to the engine and answers RPC when this instance is the leader.
 - **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat.
-- the dispatcher's pool, retry timer and recorder (see :mod:`btu_scheduler.dispatch`).
+- the fire path's sender, retry timer and recorder (see :mod:`btu_scheduler.fire`).
 
 The engine is guarded by one lock; nothing slow happens while holding it.
 """
@@ -17,11 +17,9 @@ The engine is guarded by one lock; nothing slow happens while holding it.
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -31,34 +29,29 @@ import redis
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import __version__
+from btu_scheduler import __version__, loader, redisdiag
 from btu_scheduler.backoff import Backoff
+from btu_scheduler.cluster import cluster_status
 from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
-from btu_scheduler.dispatch import (
-    ALREADY_FIRED,
-    CLAIMED,
-    DUPLICATE,
-    FENCED,
-    Dispatcher,
-    DispatchSettings,
-)
 from btu_scheduler.engine import Engine, Fire
 from btu_scheduler.errors import REDIS_DOWN
-from btu_scheduler.firesender import FireSender
+from btu_scheduler.fire import setup
+from btu_scheduler.fire.claiming import claim_for, latest_per_item, pending_after
+from btu_scheduler.fire.endpoint import Endpoint
 from btu_scheduler.heap import Item
-from btu_scheduler.http import Endpoint
+from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import Lease
+from btu_scheduler.metrics import Metrics
+from btu_scheduler.observe import Observability
 from btu_scheduler.reader import Reader
 from btu_scheduler.rpcserver import RpcHandler
-from btu_scheduler.sender import Sender, ThreadedSender
+from btu_scheduler.statewatch import StateWatch
 from btu_scheduler.stats import Stats
 from btu_scheduler.takeover import Takeover
-from streams.errors import CronError
-from streams.keys import Heartbeat, Keys, Outcome
-from streams.messages import ScheduleDelete, ScheduleUpsert
-from streams.publish import decode_state_value, decode_state_values, snapshot
-from streams.redisio import hgetall_text, text, xrevrange
+from streams.keys import Keys
+from streams.messages import ScheduleDelete
+from streams.publish import decode_state_value
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -67,6 +60,8 @@ FIRST_CHUNK = 32  # a burst's first claim is small, so its requests go out soone
 HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
+# Re-read the wall clock (it may step) at least this often; far below TIMEOUT_MAX.
+MAX_SLEEP_S = 1.0
 
 
 class Daemon:
@@ -89,58 +84,32 @@ class Daemon:
         self.started_mono = time.monotonic()
         self.started_ms = self.now_ms()
         self.engine = Engine(grace_ms=int(settings.grace_seconds * 1000))
-        self.stats = Stats()
+        self.metrics = Metrics(settings.site)
+        self.stats = Stats(self.metrics)
+        self.redis_up, self.redis_error = False, ""  # did the last lease round trip succeed
         self.r = redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
         )
+        # The reader's own pool (it alone uses it, so it holds one connection). Not a
+        # single-connection client: that one connects here, and start-up must wait for
+        # Redis in _start, not die in a constructor.
         self.rb = redis.Redis.from_url(
             settings.redis_url,
             socket_timeout=BLOCKING_SOCKET_TIMEOUT_S,
             socket_connect_timeout=5.0,
-            single_connection_client=True,
         )
         # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
-        # fires go through the lean FireSender (docs/decisions/0008).
-        self.endpoint = endpoint or Endpoint(
-            settings.frappe_url,
-            settings.api_key,
-            settings.api_secret,
-            host_header=settings.host_header,
-            timeout_s=settings.request_timeout_seconds,
-            pool_size=2,
-        )
-        sender: Sender
-        if endpoint is not None:
-            sender = ThreadedSender(endpoint.enqueue, settings.http_concurrency, clock)
-        else:
-            sender = FireSender(
-                settings.frappe_url,
-                self.endpoint.headers,
-                settings.request_timeout_seconds,
-                settings.http_concurrency,
-            )
-        self.dispatcher = Dispatcher(
-            self.r,
-            self.keys,
-            sender,
-            DispatchSettings(
-                instance=self.instance,
-                incarnation=self.incarnation,
-                concurrency=settings.http_concurrency,
-                max_backlog=settings.max_backlog,
-                retry_initial_s=settings.retry_initial_seconds,
-                retry_max_s=settings.retry_max_seconds,
-                retry_deadline_s=settings.retry_deadline_seconds,
-                fired_ttl_ms=int(settings.marker_ttl_seconds * 1000),
-                fires_maxlen=settings.fires_maxlen,
-            ),
-            clock=clock,
-            on_outcome=self.stats.fire_outcome,
+        # fires go in batches through the fire client (btu_scheduler.fire).
+        self.endpoint = endpoint or setup.make_endpoint(settings)
+        sender = setup.make_sender(settings, self.endpoint, endpoint is not None, clock)
+        self.dispatcher = setup.make_dispatcher(
+            settings, self.r, self.keys, sender, self.incarnation, clock, self.stats.fire_outcome
         )
         self.lease = Lease(self.r, self.keys, self.instance, int(settings.lease_seconds * 1000))
         self.rpc = RpcHandler(self)
         self.reader = Reader(self)
         self.takeover = Takeover(self)
+        self.watch = StateWatch(self)
         self.dead = DeadLetters(
             self.r, self.keys, self.instance, self.stats, self.now_ms, lambda: self.is_leader
         )
@@ -153,10 +122,13 @@ class Daemon:
         self._was_leader = False
         self._promoted = False
         self.last_id = "0-0"  # position in the schedules stream applied so far
+        self.last_count: int | None = 0  # its number among all entries ever added
         self.rpc_id = "0-0"  # position in the RPC stream
         self._pending: list[Fire] = []  # popped but not yet claimed (Redis was down)
         self._view_armed = 0
         self._view_next_due: int | None = None
+        self.reader_thread: threading.Thread | None = None
+        self.observe = Observability(self, check_site=endpoint is None)  # tests inject one
 
     # -- small helpers ----------------------------------------------------------------
 
@@ -177,10 +149,15 @@ class Daemon:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         self._install_signals()
         log.info("starting", instance=self.instance, site=self.settings.site, version=__version__)
+        self.observe.start()
         if not self._start():
             self.lease_stop.set()
+            self.observe.stop()
             return 0
-        threading.Thread(target=self.reader.loop, name="btu-reader", daemon=True).start()
+        self.reader_thread = threading.Thread(target=self.reader.loop, name="btu-reader",
+                                              daemon=True)  # fmt: skip
+        self.reader_thread.start()
+        threading.Thread(target=self.watch.loop, name="btu-watch", daemon=True).start()
         try:
             self._firing_loop()
         finally:
@@ -201,25 +178,36 @@ class Daemon:
             signal.signal(sig, lambda _s, _f: self.request_stop())
 
     def _start(self) -> bool:
-        """Take the lease if free, load the snapshot, catch up. Waits for Redis. The
-        lease thread starts before the load: a long load must not let the lease lapse."""
+        """Take the lease if free, load the snapshot, catch up. Waits for Redis, whatever
+        it answers (unreachable, wrong password, no such database): one log line per
+        attempt, capped exponential backoff. The lease thread starts before the load: a
+        long load must not let the lease lapse."""
         backoff = Backoff(self.settings.reconnect_max_seconds)
         lease_thread = threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True)
         self._lease_thread = lease_thread
+        attempt = 0
         while not self.stopping.is_set():
+            attempt += 1
             try:
+                self.watch.arm()
                 self._lease_tick()
                 if not lease_thread.is_alive():
                     lease_thread.start()
                 self._load()
                 return True
-            except REDIS_DOWN as e:
-                log.warning("redis_unavailable", error=str(e), retry_in_s=backoff.peek())
-                backoff.sleep(self.stopping)
+            except redisdiag.START_ERRORS as e:
+                self.redis_up, self.redis_error = False, str(e)  # /readyz says why
+                delay = backoff.next()
+                redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
+                self.stopping.wait(delay)
         return False
 
-    def _load(self) -> None:
+    def _load(self, start: bool = True) -> None:
         """Snapshot → engine → catch-up (PROTOCOL.md: no change lost or applied twice).
+
+        Built off the lock and swapped in under it (:mod:`btu_scheduler.loader`). At
+        start-up the RPC stream position starts at its end; a resync keeps it, so no
+        request written meanwhile goes unanswered.
 
         No cyclic garbage collection while millions of objects are built (each full pass
         walks all of them), and none later over what was loaded: ``gc.freeze()`` moves it
@@ -227,52 +215,32 @@ class Daemon:
         """
         gc.disable()
         try:
-            self._load_snapshot()
+            grace_ms = int(self.settings.grace_seconds * 1000)
+            loaded = loader.build(self.r, self.keys, grace_ms, self.now_ms(), self.dead)
+            # Cancellations recorded by earlier leaders hold on the new engine too.
+            cancels = self.takeover.items.read_cancels()
+            cancelled, over = self.takeover.items.apply_cancels(loaded.engine, cancels)
+            loaded.catch_up = [fire for fire in loaded.catch_up if fire.id not in cancelled]
         finally:
             gc.enable()
             gc.freeze()
-
-    def _load_snapshot(self) -> None:
-        t0 = time.perf_counter()
-        snap = snapshot(self.r, self.keys)
-        rpc_info = self._stream_last_id(self.keys.rpc)
-        last_fire = {
-            text(k): int(v) for k, v in self.r.hgetall(self.keys.last_fire).items() if v.isdigit()
-        }
-        cancels = self.takeover.items.read_cancels()
-        specs, bad = decode_state_values(snap.items)
-        for item_id, raw, error in bad:
-            self.dead.add(self.keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
-        now = self.now_ms()
-
-        def on_error(spec: ScheduleUpsert, error: CronError) -> None:
-            self.dead.add(self.keys.state, spec.id, spec.encode(), str(error))
-
         with self.lock:
-            catch_up = self.engine.load(specs, last_fire, now, on_error=on_error)
-            cancelled, over = self.takeover.items.apply_cancels(self.engine, cancels)
-            catch_up = [fire for fire in catch_up if fire.id not in cancelled]
-            self.last_id = snap.last_id
-            self.rpc_id = rpc_info
+            catch_up = loader.carry_over(self.engine, loaded, self.now_ms())
+            self.engine = loaded.engine
+            self.last_id, self.last_count = loaded.last_id, loaded.last_count
+            if start:
+                self.rpc_id = loaded.rpc_last_id
+            self._pending.extend(catch_up)
+            self.lock.notify_all()
         log.info(
             "loaded",
-            items=len(self.engine.armed),
-            armed=self.engine.armed.armed,
+            items=len(loaded.engine.armed),
+            armed=loaded.engine.armed.armed,
             catch_up=len(catch_up),
-            last_id=snap.last_id,
-            ms=round((time.perf_counter() - t0) * 1000, 1),
+            last_id=loaded.last_id,
+            ms=loaded.ms,
         )
-        self.takeover.after_load(over, last_fire, snap.items, now)
-        if catch_up:
-            with self.lock:
-                self._pending.extend(catch_up)
-
-    def _stream_last_id(self, key: str) -> str:
-        try:
-            info = self.r.xinfo_stream(key)
-        except redis.ResponseError:
-            return "0-0"
-        return text(info["last-generated-id"])
+        self.takeover.after_load(over, loaded.last_fire, loaded.state_ids, loaded.now)
 
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
@@ -293,27 +261,10 @@ class Daemon:
                 client.close()
             except RedisError:
                 pass
+        self.observe.stop()
         log.info("stopped", instance=self.instance, handed_back=handed, lease_released=released)
 
     # -- lease ------------------------------------------------------------------------
-
-    def _heartbeat(self) -> dict[str, str]:
-        next_due = self._view_next_due
-        return {
-            Heartbeat.INSTANCE: self.instance,
-            Heartbeat.HOST: socket.gethostname(),
-            Heartbeat.PID: str(os.getpid()),
-            Heartbeat.VERSION: __version__,
-            Heartbeat.STARTED: str(self.started_ms),
-            Heartbeat.EPOCH: self.lease.token or "",
-            Heartbeat.ARMED: str(self._view_armed),
-            Heartbeat.NEXT_DUE: "" if next_due is None else str(next_due),
-            Heartbeat.LAST_ID: self.last_id,
-            Heartbeat.EVENTS: str(self.stats.events_applied),
-            Heartbeat.FIRES_SENT: str(self.stats.fires_sent),
-            Heartbeat.FIRES_FAILED: str(self.stats.fires_failed),
-            Heartbeat.DEAD: str(self.stats.dead_letters),
-        }
 
     def _lease_tick(self) -> float:
         """One renewal or acquisition attempt; returns seconds until the next one."""
@@ -321,7 +272,8 @@ class Daemon:
         was_valid = self.is_leader
         self._lease_ticks += 1
         beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
-        state = self.lease.tick(self._heartbeat() if beat else None)
+        state = self.lease.tick(heartbeat_fields(self) if beat else None)
+        self.redis_up, self.redis_error = True, ""
         renew = self.settings.renew_seconds
         if state.leader:
             self._lease_valid_until = started + self.lease.lease_ms / 1000
@@ -336,6 +288,7 @@ class Daemon:
         if self._was_leader:
             self._was_leader = False
             log.warning("leader_lost", instance=self.instance, holder=state.token)
+        self.observe.standby(state.token)
         # Try again right when the holder's lease would run out.
         return max(0.005, min(renew, state.pttl_ms / 1000 + 0.005))
 
@@ -347,11 +300,13 @@ class Daemon:
                 wait = self._lease_tick()
                 backoff.reset()
             except REDIS_DOWN as e:
+                self.redis_up, self.redis_error = False, str(e)
                 if self._was_leader and not self.is_leader:
                     self._was_leader = False
                     log.warning("leader_lost", instance=self.instance, error=str(e))
                 wait = backoff.next()
             except RedisError as e:
+                self.redis_up, self.redis_error = False, str(e)
                 log.error("lease_error", error=str(e))
                 wait = backoff.next()
 
@@ -376,7 +331,7 @@ class Daemon:
             fires: list[Fire] = []
             deleted = self.engine.take_deleted()
             if self.is_leader:
-                fires = _latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
+                fires = latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
                 self._pending = []
             self._view_armed = self.engine.armed.armed
             self._view_next_due = self.engine.next_due()
@@ -387,7 +342,7 @@ class Daemon:
         if deleted:
             self.takeover.upkeep([], deleted)
         if fires:
-            self._claim_and_send(fires)
+            claim_for(self, fires)
         return len(fires)
 
     def _sleep_seconds(self) -> float | None:
@@ -396,53 +351,13 @@ class Daemon:
         due = self.engine.next_due()
         if due is None:
             return None
-        return max(0.0, due / 1000 - self.clock())
-
-    def _claim_and_send(self, fires: list[Fire]) -> None:
-        token = self.lease.token
-        if token is None:  # the lease went between popping and claiming: keep them
-            self._defer(fires)
-            return
-        # The first chunk is small: its requests are on their way while the rest are
-        # being claimed.
-        bounds = [0, *range(min(FIRST_CHUNK, len(fires)), len(fires), CLAIM_CHUNK), len(fires)]
-        for start, stop in itertools.pairwise(bounds):
-            chunk = fires[start:stop]
-            try:
-                claimed = self.dispatcher.claim(chunk, token)
-            except REDIS_DOWN as e:
-                log.warning("claim_failed_redis", error=str(e), fires=len(fires) - start)
-                self._defer(fires[start:])
-                self.stopping.wait(0.2)
-                return
-            fenced: list[Fire] = []
-            for fire, code, _previous in claimed:
-                if code == CLAIMED:
-                    if fire.missed:
-                        self.dispatcher.record(fire, Outcome.MISSED, "late beyond grace")
-                    else:
-                        self.dispatcher.submit(fire)
-                elif code == DUPLICATE:
-                    self.dispatcher.record(fire, Outcome.DUPLICATE, "already claimed")
-                elif code == ALREADY_FIRED:
-                    log.debug("fire_already_claimed", id=fire.id, fire_id=fire.fire_id)
-                elif code == FENCED:
-                    fenced.append(fire)
-            if fenced:
-                log.warning("fire_fenced", count=len(fenced), instance=self.instance)
-                self._lease_valid_until = 0.0
-                self._defer(fenced)
+        return min(MAX_SLEEP_S, max(0.0, due / 1000 - self.clock()))
 
     def _defer(self, fires: list[Fire]) -> None:
         """Keep popped fires to claim later. Like missed instants, the fires of one item
         coalesce into its latest; grace is re-checked against it."""
-        now = self.now_ms()
-        grace = self.engine.grace_ms
         with self.lock:
-            self._pending = [
-                Fire(f.id, f.kind, f.task, f.due, missed=f.missed or now - f.due > grace)
-                for f in _latest_per_item([*self._pending, *fires])
-            ]
+            self._pending = pending_after(self._pending, fires, self.now_ms(), self.engine.grace_ms)
 
     # -- things the RPC handler calls (engine lock held) ------------------------------
 
@@ -468,35 +383,9 @@ class Daemon:
         return self.takeover.cancel(item_id)
 
     def resync(self) -> int:
+        self._load(start=False)
         with self.lock:
-            self._load()
-            self.lock.notify_all()
             return self.engine.armed.armed
 
     def cluster_status(self) -> dict[str, Any]:
-        instances = []
-        for key in self.r.scan_iter(match=self.keys.scheduler_pattern, count=100):
-            data = hgetall_text(self.r, text(key))
-            if data:
-                instances.append(data)
-        holder = self.r.get(self.keys.leader)
-        recent = [fields | {"entry": eid} for eid, fields in xrevrange(self.r, self.keys.fires, 10)]
-        return {
-            "leader_lease": text(holder) if isinstance(holder, bytes | str) else None,
-            "instances": sorted(instances, key=lambda d: d.get(Heartbeat.INSTANCE, "")),
-            "recent_fires": recent,
-            "backlog": self.dispatcher.backlog,
-        }
-
-
-def _latest_per_item(fires: list[Fire]) -> list[Fire]:
-    """Several pending instants of one item coalesce into the latest (PROTOCOL.md
-    catch-up rule), keeping the items' order."""
-    if len(fires) < 2:
-        return fires
-    latest: dict[str, Fire] = {}
-    for fire in fires:
-        kept = latest.get(fire.id)
-        if kept is None or fire.due > kept.due:
-            latest[fire.id] = fire
-    return list(latest.values())
+        return cluster_status(self)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from streams.cron import FireInstant, explain, iso_local, validate, validate_tz
+from streams.cronschedule import FIRST_SECOND, LAST_SECOND
 from streams.errors import CronError
 from streams.tzmath import zone
 
@@ -132,6 +133,18 @@ def parse_after(text: str | None, tz: str) -> int:
     on the wall clock of ``tz``, or an integer of epoch ms. Default: now."""
     if text is None:
         return time.time_ns() // 1_000_000
+    after = _parse_instant(text, tz)
+    # Instants the engine handles, on both clocks the listing shows (UTC and the zone).
+    wall = after // 1000 + zone(tz).offset_at(after // 1000)
+    if not (FIRST_SECOND <= after // 1000 <= LAST_SECOND and FIRST_SECOND <= wall <= LAST_SECOND):
+        raise InputError(
+            f"--after {text!r} is outside the years 1-9999 (in UTC or in {tz}), the range "
+            "of instants the scheduler handles"
+        )
+    return after
+
+
+def _parse_instant(text: str, tz: str) -> int:
     value = text.strip()
     if _EPOCH_MS.fullmatch(value):
         return int(value)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import orjson
@@ -27,12 +29,39 @@ def _orjson_dumps(obj: Any, default: Any = None) -> bytes:
     return orjson.dumps(obj, default=default or str)
 
 
-def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog for the daemon process (JSON lines unless on a TTY)."""
+def _iso_ms(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def with_context(static: Mapping[str, str]) -> Any:
+    """A processor: every line carries ``static`` (the site and the instance) unless it
+    names them itself, and a ``due`` in epoch ms is repeated as ISO 8601 (``due_iso``)."""
+
+    def add(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        for key, value in static.items():
+            event.setdefault(key, value)
+        due = event.get("due")
+        if isinstance(due, int) and not isinstance(due, bool) and 0 <= due < 253402300800000:
+            event.setdefault("due_iso", _iso_ms(due))
+        return event
+
+    return add
+
+
+def configure(
+    level: str = "info",
+    fmt: str = "auto",
+    stream: TextIO | None = None,
+    context: Mapping[str, str] | None = None,
+) -> None:
+    """Configure structlog for the daemon process (JSON lines unless on a TTY).
+    ``context`` (the site and the instance) goes on every line."""
     out = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        with_context(context or {}),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,

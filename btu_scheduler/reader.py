@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import redis
 import structlog
 from redis.exceptions import RedisError
 
+from btu_scheduler import redisdiag, streaminfo
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
-from btu_scheduler.rpcserver import BadRequest
+from btu_scheduler.rpcserver import CHANGING_COMMANDS, BadRequest
+from streams import codec
 from streams.errors import CronError, ProtocolError
 from streams.keys import Outcome
 from streams.messages import RpcReply, RpcRequest, ScheduleDelete, decode_schedule_event
-from streams.redisio import Entry, text, xread
+from streams.redisio import Entry, block_ms, parse_xread
 from streams.rpc import send_reply
 
 if TYPE_CHECKING:
@@ -31,14 +32,6 @@ log = structlog.get_logger("btu_scheduler")
 
 READ_COUNT = 1_000
 BLOCK_MS = 30_000  # an idle reader issues one command per 30 s
-
-
-def entry_id_tuple(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    try:
-        return int(ms), int(seq or 0)
-    except ValueError:
-        return 0, 0
 
 
 class Reader:
@@ -64,7 +57,9 @@ class Reader:
                 self.read_once()
             except REDIS_DOWN as e:
                 if not down:
-                    log.error("redis_unavailable", error=str(e))
+                    # redis_unavailable, or redis_auth_failed when the password changed
+                    event, problem = redisdiag.describe(e)
+                    log.error(event, error=str(e), problem=problem)
                 down = True
                 backoff.sleep(d.stopping)
             except RedisError as e:
@@ -76,25 +71,62 @@ class Reader:
                 backoff.sleep(d.stopping)
 
     def read_once(self) -> None:
+        """One blocking XREAD, with XINFO of the schedules stream pipelined just before
+        it (no extra round trip; the server runs both back to back): if entries after
+        our position were trimmed before we could read them, the batch is dropped and
+        the engine rebuilt from the state hash (:mod:`btu_scheduler.streaminfo`)."""
         d = self.d
-        streams = {d.keys.schedules: d.last_id, d.keys.rpc: d.rpc_id}
-        batches = xread(d.rb, streams, BLOCK_MS, READ_COUNT if self._behind else None)
+        with d.lock:
+            position, count = d.last_id, d.last_count
+        streams = {d.keys.schedules: position, d.keys.rpc: d.rpc_id}
+        pipe = d.rb.pipeline(transaction=False)
+        pipe.xinfo_stream(d.keys.schedules)
+        pipe.xread(cast(Any, streams), count=READ_COUNT if self._behind else None,
+                   block=block_ms(d.rb, BLOCK_MS))  # fmt: skip
+        info_reply, reply = pipe.execute(raise_on_error=False)
+        if isinstance(reply, Exception):
+            raise reply
+        batches = parse_xread(reply)
+        info = streaminfo.parse(info_reply)
         self._behind = any(len(entries) >= READ_COUNT for _stream, entries in batches)
+        gap = info.gap_after(position, count)
+        if gap and self._republishing:
+            # Redis lost its data and the app is republishing: the hash is not whole
+            # yet, so a resync now would disarm what is still to come. The resync
+            # follows the republish; meanwhile apply what arrives.
+            log.warning("stream_trimmed_past_us", our_last_id=position, our_count=count,
+                        action="resync after the republish", **info.log_fields())  # fmt: skip
+            with d.lock:
+                d.last_count = None  # unknown until that resync
+            gap = False
+        elif gap:
+            log.warning("stream_trimmed_past_us", our_last_id=position, our_count=count,
+                        action="resync", **info.log_fields())  # fmt: skip
+            d.resync()
         for stream, entries in batches:
             if d.stopping.is_set():
                 return
             if stream == d.keys.schedules:
-                self.apply_entries(entries)
+                if not gap:
+                    self.apply_entries(entries, position)
             else:
                 self.serve_rpc(entries)
 
-    def apply_entries(self, entries: list[Entry]) -> None:
+    def apply_entries(self, entries: list[Entry], position: str | None = None) -> None:
+        """Apply entries read from ``position`` (None: from wherever we are). A batch
+        whose position was reset meanwhile (Redis lost its data) is dropped: the stream
+        is read again from the new position."""
         d = self.d
         changed = False
         with d.lock:
+            if position is not None and d.last_id != position:
+                log.info("batch_dropped", reason="position reset", entries=len(entries))
+                return
             now = d.now_ms()
             for entry_id, raw in entries:
                 d.last_id = entry_id
+                if d.last_count is not None:
+                    d.last_count += 1
                 try:
                     event = decode_schedule_event(raw)
                     applied = d.engine.apply(event, now)
@@ -103,7 +135,9 @@ class Reader:
                     continue
                 changed = True
                 propagation = now - event.ts
-                d.stats.applied(propagation)
+                # An upsert that changes nothing about timing may carry an old ts (a
+                # republish keeps the catch-up baseline): not a propagation sample.
+                d.stats.applied(None if applied.action == "unchanged" else propagation)
                 log.info(
                     "change_applied",
                     id=event.id,
@@ -133,10 +167,16 @@ class Reader:
         d = self.d
         t0 = time.perf_counter()
         if d.now_ms() > request.deadline:
-            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=False, outcome="expired")
+            log.debug("rpc", cmd=request.cmd[:40], rid=request.rid, ok=False, outcome="expired")
             return
         try:
             data: Any = d.rpc.handle(request.cmd, request.arg)
+            size = len(codec.dumps(data))
+            if size > codec.MAX_JSON:
+                raise BadRequest(
+                    f"the reply to {request.cmd[:40]!r} would be {size} characters, over the "
+                    f"protocol's limit of {codec.MAX_JSON}: ask for fewer"
+                )
             reply = RpcReply(rid=request.rid, ok=True, ts=d.now_ms(), data=data)
         except (BadRequest, ProtocolError, CronError) as e:
             reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=str(e))
@@ -148,11 +188,19 @@ class Reader:
             reply = RpcReply(rid=request.rid, ok=False, ts=d.now_ms(), error=error)
         if d.now_ms() > request.deadline:
             # The caller has given up: a reply now would only be a key left behind.
-            log.info("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")
+            log.debug("rpc", cmd=request.cmd[:40], rid=request.rid, ok=reply.ok, outcome="late")
             return
-        send_reply(d.r, d.keys, reply)
+        taken = send_reply(d.r, d.keys, reply)
+        if taken is not None:
+            # Someone else's key under the reply's name: left alone, TTL included.
+            log.warning("rpc_reply_key_taken", cmd=request.cmd[:40], rid=request.rid,
+                        key_type=taken)  # fmt: skip
+            return
         d.stats.rpc_answered += 1
-        log.info(
+        # Probes (ping, status, ...) at debug: a monitor asking every few seconds must not
+        # fill the log; commands that change something stay at info.
+        rpc_log = log.info if request.cmd in CHANGING_COMMANDS else log.debug
+        rpc_log(
             "rpc",
             cmd=request.cmd[:40],
             rid=request.rid,
@@ -163,40 +211,16 @@ class Reader:
         )
 
     def after_reconnect(self) -> None:
-        """Check whether Redis kept its data. If it came back empty, keep firing from
-        memory, say so loudly, read the new streams from their start and ask the app to
-        republish everything; if the stream was trimmed past us, resync."""
-        d = self.d
-        state_len = d.r.hlen(d.keys.state)
-        try:
-            info = d.r.xinfo_stream(d.keys.schedules)
-            last_generated = text(info["last-generated-id"])
-            max_deleted = text(info.get("max-deleted-entry-id", "0-0"))
-        except redis.ResponseError:
-            last_generated, max_deleted = "0-0", "0-0"
-        ours = entry_id_tuple(d.last_id)
-        armed = d.engine.armed.armed
-        lost = (state_len == 0 and armed > 0) or entry_id_tuple(last_generated) < ours
-        if lost:
-            log.error(
-                "redis_state_lost",
-                armed=armed,
-                state_items=state_len,
-                stream_last_id=last_generated,
-                our_last_id=d.last_id,
-                action="firing from memory; asking the app to republish all schedules",
-            )
-            with d.lock:
-                d.last_id = "0-0"
-                d.rpc_id = "0-0"
-            self.request_republish()
-        elif entry_id_tuple(max_deleted) > ours:
-            log.warning("stream_trimmed_past_us", our_last_id=d.last_id, max_deleted=max_deleted)
-            d.resync()
-        log.info("redis_reconnected", state_items=state_len)
+        """Check at once whether Redis kept its data (see :mod:`btu_scheduler.statewatch`);
+        a stream trimmed past us is caught by the next read."""
+        self.d.watch.check()
+        log.info("redis_reconnected")
 
     def request_republish(self) -> None:
-        """POST republish_all in the background until the site accepts it."""
+        """POST republish_all in the background until the site accepts it, then resync:
+        the app answers once the state hash is whole again, so the daemon's memory
+        becomes exactly the site's schedules (items deleted while Redis had lost them
+        stop firing; changes trimmed from the stream during a huge republish are in)."""
         if self._republishing:
             return
         self._republishing = True
@@ -213,9 +237,14 @@ class Reader:
                         http=result.http,
                         detail=result.detail,
                     )
+                    if result.outcome == Outcome.ENQUEUED:
+                        d.resync()
+                        return
                     if result.outcome != Outcome.RETRYING:
                         return
                     backoff.sleep(d.stopping)
+            except redisdiag.START_ERRORS as e:
+                log.warning("republish_resync_failed", error=str(e))
             finally:
                 self._republishing = False
 

@@ -1,7 +1,7 @@
 """Re-sending fires that another incarnation claimed but never finished.
 
 Every fire that is claimed to be sent is also in ``btu:{site}:inflight`` (fire_id ->
-due) until its outcome is recorded (:mod:`btu_scheduler.dispatch`). A leader that died
+due) until its outcome is recorded (:mod:`btu_scheduler.fire.dispatch`). A leader that died
 (kill -9, a lost host) or stopped (its in-flight requests outlasted the shutdown timeout)
 leaves its unfinished fires there, still marked ``claimed {instance} {incarnation}``.
 The next leader, whatever its name, re-sends each of them on promotion and at start-up:
@@ -25,8 +25,8 @@ from typing import cast
 import structlog
 from redis import Redis
 
-from btu_scheduler.dispatch import CLAIMED, FENCED, Dispatcher
 from btu_scheduler.engine import Fire
+from btu_scheduler.fire.dispatch import CLAIMED, FENCED, Dispatcher
 from streams.keys import Keys, Marker
 from streams.messages import fire_id as make_fire_id
 from streams.redisio import text

@@ -8,6 +8,7 @@ docs/protocol.md): the armed items with their next instant, for the CLI.
 
 from __future__ import annotations
 
+import heapq
 import os
 import socket
 import time
@@ -16,13 +17,21 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from btu_scheduler import __version__
+from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.engine import Engine
 from btu_scheduler.heap import Item
 from btu_scheduler.stats import Stats
 from streams.cron import iso_local
 from streams.keys import Cmd, Kind
 
-MAX_LIST = 10_000
+# The longest list `next` and `schedules` answer (ours, docs/protocol.md): a larger count
+# is refused with ok=0 naming the limit. 1,000 rows of the longest ids, tasks and
+# expressions stay under the 1 MiB a reply's `data` may hold (streams.codec.MAX_JSON).
+MAX_LIST = 1_000
+
+
+# Logged at info when answered; the others (probes) at debug.
+CHANGING_COMMANDS = frozenset({Cmd.RELOAD, Cmd.CANCEL, Cmd.RESYNC})
 
 
 class BadRequest(Exception):
@@ -34,6 +43,7 @@ class DaemonView(Protocol):
 
     engine: Engine
     stats: Stats
+    dead: DeadLetters
     instance: str
     started_mono: float
 
@@ -65,6 +75,22 @@ def next_instants(item: Item, now_ms: int, count: int = 5) -> list[str]:
         return [_iso_utc(item.due)]
     instants = [item.due, *item.schedule.next_n(item.due, count - 1)]
     return [iso_local(ms, item.schedule.tz) for ms in instants[:count]]
+
+
+def item_state(item: Item, now_ms: int) -> str:
+    """``armed``; ``disabled``; ``done`` (a once item that fired); ``cancelled`` (by
+    ``cancel``, until its next upsert); ``ended`` (a cron with no instant left)."""
+    spec = item.spec
+    if not spec.enabled:
+        return "disabled"
+    if item.due is not None:
+        return "armed"
+    if spec.kind == Kind.ONCE:
+        fired = item.last_fired is not None and spec.at is not None and item.last_fired >= spec.at
+        return "done" if fired else "cancelled"
+    if item.schedule is not None and item.schedule.next_after(now_ms) is None:
+        return "ended"
+    return "cancelled"
 
 
 def describe_item(item: Item) -> dict[str, Any]:
@@ -100,7 +126,7 @@ class RpcHandler:
             Cmd.NEXT: self.cmd_next,
             Cmd.STATUS: self.cmd_status,
             Cmd.RESYNC: self.cmd_resync,
-            Cmd.SCHEDULES: self.cmd_schedules,
+            Cmd.SCHEDULES: self.cmd_schedules_listed,
         }
 
     def handle(self, cmd: str, arg: str | None) -> Any:
@@ -157,7 +183,32 @@ class RpcHandler:
             **engine,
             **d.stats.snapshot(),
             **d.cluster_status(),
+            "broken": self.broken(),
         }
+
+    def broken(self) -> list[dict[str, Any]]:
+        """Items set aside (bad cron, unknown zone, undecodable state value), with why."""
+
+        def held(item_id: str) -> bool:
+            with self.d.locked():
+                return self.d.engine.armed.get(item_id) is not None
+
+        return [
+            {"id": b.id, "state": "broken", "error": b.error, "ts": b.ts}
+            for b in self.d.dead.still_broken(held)
+        ]
+
+    def cmd_schedules_listed(self, arg: str | None) -> list[dict[str, Any]]:
+        """``schedules``: every item with its state (armed, disabled, done, cancelled,
+        ended), then the broken items with their error."""
+        rows = self.cmd_schedules(arg)
+        with self.d.locked():
+            now = self.d.now_ms()
+            for row in rows:
+                item = self.d.engine.armed.get(row["id"])
+                if item is not None:
+                    row["state"] = item_state(item, now)
+        return rows + self.broken()
 
     def cmd_resync(self, _arg: str | None) -> dict[str, Any]:
         return {"armed": self.d.resync()}
@@ -165,11 +216,12 @@ class RpcHandler:
     def cmd_schedules(self, arg: str | None) -> list[dict[str, Any]]:
         limit = _count(arg, default=MAX_LIST)
         with self.d.locked():
-            items = sorted(
-                self.d.engine.armed,
-                key=lambda i: (i.due is None, i.due if i.due is not None else 0, i.id),
-            )
-            return [describe_item(item) for item in items[:limit]]
+            items = list(self.d.engine.armed)  # references only: the sort runs unlocked
+        first = heapq.nsmallest(
+            limit, items, key=lambda i: (i.due is None, i.due if i.due is not None else 0, i.id)
+        )
+        with self.d.locked():
+            return [describe_item(item) for item in first]
 
 
 def _need_id(arg: str | None, cmd: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+from typing import Protocol
 
 from streams.keys import Outcome
 from streams.messages import FireRecord
@@ -19,10 +20,21 @@ def percentile(sorted_values: list[int], q: float) -> int | None:
     return sorted_values[rank]
 
 
+class Observer(Protocol):
+    """Where the counters are mirrored (the Prometheus metrics)."""
+
+    def fire_outcome(self, record: FireRecord) -> None: ...
+
+    def applied(self, propagation_ms: int | None) -> None: ...
+
+    def dead(self) -> None: ...
+
+
 class Stats:
     """Thread-safe counters; the dispatcher's threads report outcomes here."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Observer | None = None) -> None:
+        self._observer = observer
         self._lock = threading.Lock()
         self.events_applied = 0
         self.dead_letters = 0
@@ -36,16 +48,22 @@ class Stats:
             self.outcomes[record.outcome] += 1
             if record.outcome in (Outcome.ENQUEUED, Outcome.DUPLICATE) and record.attempt <= 1:
                 self._lags.append(record.lag_ms)
+        if self._observer is not None:
+            self._observer.fire_outcome(record)
 
     def applied(self, propagation_ms: int | None) -> None:
         with self._lock:
             self.events_applied += 1
             if propagation_ms is not None:
                 self._propagation.append(propagation_ms)
+        if self._observer is not None:
+            self._observer.applied(propagation_ms)
 
     def dead(self) -> None:
         with self._lock:
             self.dead_letters += 1
+        if self._observer is not None:
+            self._observer.dead()
 
     @property
     def fires_sent(self) -> int:

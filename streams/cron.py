@@ -12,8 +12,9 @@ epoch milliseconds, UTC (PROTOCOL.md, "Time").
   in a zone.
 
 The engine is split by concept: :mod:`streams.cronspec` (syntax), :mod:`streams.cronwalk`
-(naive wall-clock iteration), :mod:`streams.tzmath` (zone offsets from pytz, whose
-tables stop at 2037), :mod:`streams.cronschedule` (DST rules), :mod:`streams.crondescribe`
+(naive wall-clock iteration), :mod:`streams.tzmath` and :mod:`streams.tzfile` (zone
+offsets from the zone files pytz ships, past 2037 too), :mod:`streams.cronschedule` (DST
+rules), :mod:`streams.crondescribe`
 and :mod:`streams.cronexplain`. docs/decisions/0005-cron-engine.md says why croniter is
 not used.
 """

@@ -80,8 +80,9 @@ def _notes(schedule: CronSchedule, previous: int, fire: int) -> list[str]:
     """Sentences about the fire at ``fire`` (UTC seconds); the previous one was at
     ``previous``."""
     tz = schedule.zone
-    starts, offsets = tz.starts, tz.offsets
+    end = tz.end(tz.index(fire))  # first: they may publish a longer table
     i = tz.index(fire)
+    starts, offsets = tz.starts, tz.offsets
     notes: list[str] = []
     if schedule.fixed_time:
         if i > 0 and starts[i] == fire and offsets[i] > offsets[i - 1]:
@@ -92,7 +93,6 @@ def _notes(schedule: CronSchedule, previous: int, fire: int) -> list[str]:
                 notes.extend(_gap_note(schedule, j, moved=False))
     wall = fire + offsets[i]
     twice = f"{_clock(schedule, wall)} happens twice on {_date(wall)} (clocks went back)"
-    end = tz.end(i)
     if end is not None and offsets[i + 1] < offsets[i] and wall >= end + offsets[i + 1]:
         if schedule.fixed_time:
             notes.append(f"{twice}; fired at the first one only")

@@ -12,39 +12,53 @@ Debian cron(8)'s daylight-saving rules (PROTOCOL.md, "Time"):
 * any other job follows the wall clock: skipped wall times do not fire, repeated wall
   times fire at both occurrences.
 
-Schedules are immutable and interned: :func:`compile_schedule` returns the same object
-for the same (expression, zone), so the thousands of items sharing one pair share its
-small memo of ``next_after`` answers.
+Schedules are immutable and interned while in use: :func:`compile_schedule` returns the
+same object for the same (expression, zone) as long as something (an armed item) holds
+it, and forgets it when nothing does. ``next_after`` answers are memoized in one table
+shared by all schedules and bounded in total (:data:`MEMO_ENTRIES`), so the thousands of
+items sharing one pair compute each instant once, and memory does not grow with the
+number of distinct expressions ever seen.
 """
 
 from __future__ import annotations
 
 import calendar
+import threading
 import time
+import weakref
+from bisect import bisect_right
+from collections import OrderedDict
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import Any
 
 from streams.crondescribe import describe_spec
 from streams.cronspec import CronSpec, parse
-from streams.cronwalk import WallWalker
+from streams.cronwalk import DAY, WallWalker
 from streams.errors import CronError
 from streams.tzmath import Zone, validate_tz, zone
 
-CACHE_SIZE = 65_536
-MEMO_SIZE = 256
+# Raw (expression, zone) spellings remembered with their normalized form (strings only).
+CACHE_SIZE = 4_096
+# next_after answers kept, all schedules together (about 200 bytes each: ~13 MB at most).
+MEMO_ENTRIES = 65_536
+# Every instant the engine gives is in the years 1-9999 UTC, so it can always be written
+# as ISO 8601 text (PROTOCOL.md "Time"); a schedule whose next wall time maps past the
+# end never fires again.
+FIRST_SECOND = calendar.timegm((1, 1, 1, 0, 0, 0))
+LAST_SECOND = calendar.timegm((9999, 12, 31, 23, 59, 59))
 
 
 class CronSchedule:
     """An immutable, compiled (expression, zone) pair. Instants are epoch ms, UTC."""
 
-    __slots__ = ("_fixed_time", "_memo", "_spec", "_walker", "_zone")
+    __slots__ = ("__weakref__", "_fixed_time", "_spec", "_walker", "_zone")
 
     def __init__(self, spec: CronSpec, tz: Zone) -> None:
         self._spec = spec
         self._zone = tz
         self._walker = WallWalker(spec)
         self._fixed_time = spec.fixed_time
-        self._memo: dict[int, tuple[int | None]] = {}
 
     @property
     def expr(self) -> str:
@@ -86,19 +100,20 @@ class CronSchedule:
 
     def next_after(self, after_ms: int) -> int | None:
         """The first fire instant strictly after ``after_ms``; None when it never fires
-        again. Answers are memoized per schedule (the last :data:`MEMO_SIZE` questions)."""
-        memo = self._memo
-        hit = memo.get(after_ms)
-        if hit is not None:
-            return hit[0]
+        again. Answers are memoized (the last :data:`MEMO_ENTRIES` questions asked of
+        any schedule)."""
+        key = (self._spec.expr, self._zone.name, after_ms)
+        hit: int | None = _MEMO.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit
         found = self._next_second(after_ms // 1000)
         result = None if found is None else found * 1000
-        if len(memo) >= MEMO_SIZE:
+        _MEMO[key] = result
+        while len(_MEMO) > MEMO_ENTRIES:
             try:
-                del memo[next(iter(memo))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
-                pass
-        memo[after_ms] = (result,)
+                _MEMO.popitem(last=False)
+            except KeyError:  # another thread emptied it first
+                break
         return result
 
     def next_n(self, after_ms: int, n: int) -> list[int]:
@@ -118,11 +133,16 @@ class CronSchedule:
         return describe_spec(self._spec)
 
     def _next_second(self, after: int) -> int | None:
-        """The first fire instant (UTC seconds) strictly after ``after``."""
+        """The first fire instant (UTC seconds) strictly after ``after``; None past
+        :data:`LAST_SECOND`. Walks the zone's segments from the one holding ``after``."""
         tz, walker, fixed = self._zone, self._walker, self._fixed_time
-        starts, offsets = tz.starts, tz.offsets
-        i = tz.index(after)
-        last = len(starts) - 1
+        if after < FIRST_SECOND:
+            after = FIRST_SECOND - 1
+        table = tz.table
+        if after >= table.until:
+            table = tz.cover(after)  # generates later years of the zone's rule
+        starts, offsets, _names, until = table
+        i = bisect_right(starts, after) - 1
         while True:
             offset = offsets[i]
             local_after = after + offset
@@ -134,13 +154,23 @@ class CronSchedule:
             if wall is None:
                 return None
             utc = wall - offset
-            if i == last or utc < starts[i + 1]:
-                return utc
-            end = starts[i + 1]
+            if i + 1 < len(starts) and starts[i + 1] < until:
+                end: int | None = starts[i + 1]
+            else:
+                end = tz.end(i)  # generates later years of the zone's rule
+                starts, offsets, _names, until = tz.table
+            if end is None or utc < end:
+                return utc if utc <= LAST_SECOND else None
             if fixed and offsets[i + 1] > offset and wall < end + offsets[i + 1]:
-                return end  # a wall time in the gap: fire once, when the clocks jump
-            i += 1
-            after = end - 1
+                # A wall time in the gap: fire once, when the clocks jump.
+                return end if end <= LAST_SECOND else None
+            if utc - end > 2 * DAY:
+                # No match before ``wall``: go straight to the segments around it.
+                i = max(i + 1, tz.index(utc - 2 * DAY))
+                starts, offsets, _names, until = tz.table
+            else:
+                i += 1
+            after = starts[i] - 1
 
 
 def compile_schedule(expr: str, tz: str) -> CronSchedule:
@@ -154,17 +184,37 @@ def compile_schedule(expr: str, tz: str) -> CronSchedule:
 
 
 @lru_cache(maxsize=CACHE_SIZE)
+def _normalized(expr: str, tz: str) -> tuple[str, str]:
+    return parse(expr).expr, validate_tz(tz)
+
+
 def _compile_text(expr: str, tz: str) -> CronSchedule:
-    spec = parse(expr)
-    return _compile_normalized(spec.expr, validate_tz(tz))
-
-
-@lru_cache(maxsize=CACHE_SIZE)
-def _compile_normalized(expr: str, tz: str) -> CronSchedule:
-    spec = parse(expr)
-    schedule = CronSchedule(spec, zone(tz))
-    _check_can_fire(schedule)
+    key = _normalized(expr, tz)
+    schedule = _INTERNED.get(key)
+    if schedule is None:
+        built = CronSchedule(parse(key[0]), zone(key[1]))
+        _check_can_fire(built)
+        with _INTERN_LOCK:
+            schedule = _INTERNED.setdefault(key, built)
     return schedule
+
+
+def interned() -> list[CronSchedule]:
+    """The compiled schedules something still holds (tests and diagnostics)."""
+    return [s for s in list(_INTERNED.values()) if s is not None]
+
+
+def memo_size() -> int:
+    """How many ``next_after`` answers are memoized, all schedules together."""
+    return len(_MEMO)
+
+
+_MISSING: Any = object()
+_MEMO: OrderedDict[tuple[str, str, int], int | None] = OrderedDict()
+_INTERNED: weakref.WeakValueDictionary[tuple[str, str], CronSchedule] = (
+    weakref.WeakValueDictionary()
+)
+_INTERN_LOCK = threading.Lock()
 
 
 def validate(expr: str, tz: str, *, now_ms: int | None = None) -> CronSchedule:
@@ -172,6 +222,8 @@ def validate(expr: str, tz: str, *, now_ms: int | None = None) -> CronSchedule:
     after ``now_ms`` (default: the current time), e.g. a year field in the past."""
     schedule = compile_schedule(expr, tz)
     now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    if not FIRST_SECOND <= now // 1000 <= LAST_SECOND:
+        raise CronError(f"instant {now} ms is outside the years 1-9999")
     if schedule.next_after(now) is None:
         when = datetime.fromtimestamp(now // 1000, tz=timezone.utc)
         message = f"{schedule.expr!r} can never fire after {when:%Y-%m-%dT%H:%M:%SZ}"

@@ -102,6 +102,23 @@ class Keys:
         """Stream: entries that could not be parsed, with the reason."""
         return f"btu:{self.site}:dead"
 
+    @property
+    def dataset(self) -> str:
+        """String (ours): a random id the daemons set once (SET NX, no expiry) and check
+        every few seconds; gone or changed means Redis lost the site's keys under them."""
+        return f"btu:{self.site}:dataset"
+
+
+# SCAN pattern of every site's leader key, and the site a matched key names (ours: the
+# CLI lists the sites that have a daemon when asked about one that has none).
+LEADER_PATTERN = "btu:*:leader"
+
+
+def site_of_leader_key(key: str) -> str | None:
+    head, _, site_and_tail = key.partition(":")
+    site, _, tail = site_and_tail.rpartition(":")
+    return site if head == "btu" and tail == "leader" and site else None
+
 
 class F:
     """Stream field names. Values on the wire are always UTF-8 strings."""
@@ -135,6 +152,7 @@ class F:
     JOB = "job"
     ATTEMPT = "attempt"
     INSTANCE = "instance"
+    DETAIL = "detail"  # 1.1: why a fire is retrying or failed
     # dead letter
     SOURCE = "source"
     ENTRY = "entry"
@@ -181,9 +199,15 @@ RPC_MAXLEN = 1_000
 SCHEDULES_MAXLEN = 100_000
 RPC_REPLY_TTL_S = 60
 
+# Batch firing (protocol 1.1): the app's batch endpoint, and the most fires one request
+# may carry (the app refuses more).
+ENQUEUE_BATCH_PATH = "/api/method/btu.api.enqueue_batch"
+MAX_BATCH_FIRES = 500
+
 # Endpoint paths on the Frappe site.
 ENQUEUE_PATH = "/api/method/btu.api.enqueue_scheduled"
 REPUBLISH_PATH = "/api/method/btu.api.republish_all"
+WHOAMI_PATH = "/api/method/btu.api.whoami"  # (ours) the daemon's start-up check
 
 
 class Marker:

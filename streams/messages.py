@@ -16,6 +16,8 @@ from streams import codec
 from streams.errors import ProtocolError
 from streams.keys import PROTOCOL_VERSION, Cmd, F, Kind, Op, Outcome
 
+DETAIL_MAX = 500  # a fire record's detail is cut to this many characters
+
 __all__ = [
     "DeadLetter",
     "FireRecord",
@@ -244,6 +246,7 @@ class FireRecord:
     attempt: int = 1
     http: int | None = None
     job: str = ""
+    detail: str = ""  # 1.1: why it is retrying or failed (empty otherwise)
 
     @property
     def lag_ms(self) -> int:
@@ -262,6 +265,7 @@ class FireRecord:
             F.JOB: self.job,
             F.ATTEMPT: str(self.attempt),
             F.INSTANCE: self.instance,
+            F.DETAIL: self.detail,
         }
 
     @classmethod
@@ -278,6 +282,7 @@ class FireRecord:
             attempt=codec.req_int(fields, F.ATTEMPT, 0, 1_000_000),
             http=codec.opt_int(fields, F.HTTP, 100, 599),
             job=fields.get(F.JOB, "")[: codec.MAX_SHORT],
+            detail=fields.get(F.DETAIL, "")[:DETAIL_MAX],
         )
 
 

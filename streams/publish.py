@@ -7,8 +7,8 @@ takes a :func:`snapshot` sees either both or neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import orjson
 from redis import Redis
@@ -43,6 +43,26 @@ def publish_delete(r: Redis, keys: Keys, delete: ScheduleDelete) -> str:
     return text(entry_id)
 
 
+def publish_events(r: Redis, keys: Keys, events: Iterable[ScheduleUpsert | ScheduleDelete]) -> int:
+    """Publish many events, :data:`BULK_CHUNK` per MULTI/EXEC (one round trip each): every
+    stream entry with its state-hash change, in order. Returns how many were published.
+
+    The caller decides which events are needed (``btu.core.sync.publish_changed``);
+    upserts are written as given (apply :func:`keep_baseline` first)."""
+    items = list(events)
+    for start in range(0, len(items), BULK_CHUNK):
+        pipe = r.pipeline(transaction=True)
+        for event in items[start : start + BULK_CHUNK]:
+            fields = event.encode()
+            xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
+            if isinstance(event, ScheduleUpsert):
+                pipe.hset(keys.state, event.id, orjson.dumps(fields))
+            else:
+                pipe.hdel(keys.state, event.id)
+        pipe.execute()
+    return len(items)
+
+
 @dataclass(frozen=True, slots=True)
 class PublishAllResult:
     upserts: int
@@ -53,7 +73,11 @@ def publish_all(
     r: Redis, keys: Keys, upserts: Iterable[ScheduleUpsert], ts: int
 ) -> PublishAllResult:
     """Make the state hash equal ``upserts``: publish each one and a delete for every id
-    in the hash that is not among them (the app's ``republish_all``)."""
+    in the hash that is not among them (the app's ``republish_all``).
+
+    An item whose timing did not change keeps the ``ts`` stored in the hash: a republish
+    never moves an item's catch-up baseline (:func:`keep_baseline`). The stored values
+    are read a chunk at a time, so a million items never sit in memory twice."""
     items = list(upserts)
     wanted = {u.id for u in items}
     stale = [i for i in (text(k) for k in r.hkeys(keys.state)) if i not in wanted]
@@ -62,26 +86,59 @@ def publish_all(
     if invalid:
         r.hdel(keys.state, *invalid)
     stale = [i for i in stale if _valid_id(i)]
-    events: list[ScheduleUpsert | ScheduleDelete] = [ScheduleDelete(id=i, ts=ts) for i in stale]
-    events.extend(items)
-    publish_events(r, keys, events)
+    for start in range(0, len(stale), BULK_CHUNK):
+        pipe = r.pipeline(transaction=True)
+        for item_id in stale[start : start + BULK_CHUNK]:
+            xadd(pipe, keys.schedules, ScheduleDelete(id=item_id, ts=ts).encode(), SCHEDULES_MAXLEN)
+            pipe.hdel(keys.state, item_id)
+        pipe.execute()
+    for start in range(0, len(items), BULK_CHUNK):
+        chunk = items[start : start + BULK_CHUNK]
+        stored = r.hmget(keys.state, [u.id for u in chunk])
+        pipe = r.pipeline(transaction=True)
+        for upsert, raw in zip(chunk, stored, strict=True):
+            fields = keep_baseline(raw, upsert).encode()
+            xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
+            pipe.hset(keys.state, upsert.id, orjson.dumps(fields))
+        pipe.execute()
     return PublishAllResult(upserts=len(items), deletes=len(stale))
 
 
-def publish_events(r: Redis, keys: Keys, events: Sequence[ScheduleUpsert | ScheduleDelete]) -> None:
-    """Publish ``events`` in order, up to :data:`BULK_CHUNK` per MULTI/EXEC: each
-    stream entry with its state-hash change, as :func:`publish_upsert` and
-    :func:`publish_delete` do one by one."""
-    for start in range(0, len(events), BULK_CHUNK):
-        pipe = r.pipeline(transaction=True)
-        for event in events[start : start + BULK_CHUNK]:
-            fields = event.encode()
-            xadd(pipe, keys.schedules, fields, SCHEDULES_MAXLEN)
-            if isinstance(event, ScheduleUpsert):
-                pipe.hset(keys.state, event.id, orjson.dumps(fields))
-            else:
-                pipe.hdel(keys.state, event.id)
-        pipe.execute()
+# What decides when an item fires; an upsert that changes none of them keeps its baseline.
+_TIMING = (F.KIND, F.CRON, F.TZ, F.AT, F.ENABLED)
+
+
+def stored_fields(raw: bytes | str | None) -> dict[str, object] | None:
+    """The JSON object a state-hash value holds, or None (absent, or not an object)."""
+    if raw is None:
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def keep_baseline(stored: bytes | str | None, upsert: ScheduleUpsert) -> ScheduleUpsert:
+    """``upsert`` with the ``ts`` of the stored state value when the item's timing (kind,
+    cron, tz, at, enabled) is unchanged, else ``upsert`` itself (docs/protocol.md, ours).
+
+    ``ts`` is where catch-up starts counting an item's missed instants; stamping a new
+    one on every republish would erase instants missed before it (neither fired nor
+    recorded ``missed``). A stored value that cannot be read keeps nothing."""
+    data = stored_fields(stored)
+    if data is None:
+        return upsert
+    fields = upsert.encode()
+    if any(data.get(name) != fields.get(name) for name in _TIMING):
+        return upsert
+    baseline = data.get(F.TS)
+    if type(baseline) is not str or not baseline.isascii() or not baseline.isdigit():
+        return upsert
+    kept = int(baseline)
+    if kept >= upsert.ts:
+        return upsert
+    return replace(upsert, ts=kept)
 
 
 def _valid_id(item_id: str) -> bool:
@@ -102,6 +159,9 @@ class Snapshot:
 
     items: dict[str, bytes]
     last_id: str
+    # How many entries were ever added to the stream up to ``last_id`` (Redis 7's
+    # ``entries-added``; 0 without a stream; None from an older server).
+    entries_added: int | None = None
 
 
 def snapshot(r: Redis, keys: Keys) -> Snapshot:
@@ -115,14 +175,17 @@ def snapshot(r: Redis, keys: Keys) -> Snapshot:
     state, info = pipe.execute(raise_on_error=False)
     if isinstance(state, Exception):
         raise state
+    added: int | None = 0
     if isinstance(info, ResponseError) and "no such key" in str(info).lower():
         last_id = "0-0"  # no stream yet: every entry that will come is newer
     elif isinstance(info, Exception):
         raise info
     else:
         last_id = text(info["last-generated-id"])
+        raw_added = info.get("entries-added")
+        added = None if raw_added is None else int(raw_added)
     items = {text(k): v if isinstance(v, bytes) else v.encode() for k, v in state.items()}
-    return Snapshot(items=items, last_id=last_id)
+    return Snapshot(items=items, last_id=last_id, entries_added=added)
 
 
 def decode_state_value(item_id: str, raw: bytes | str) -> ScheduleUpsert:
@@ -204,8 +267,10 @@ __all__ = [
     "Snapshot",
     "decode_state_value",
     "decode_state_values",
+    "keep_baseline",
     "publish_all",
     "publish_delete",
+    "publish_events",
     "publish_upsert",
     "snapshot",
 ]

@@ -19,7 +19,7 @@ from redis import Redis
 from streams.errors import ProtocolError, RpcFailed, RpcTimeout
 from streams.keys import RPC_MAXLEN, RPC_REPLY_TTL_S, Cmd, Keys
 from streams.messages import RpcReply, RpcRequest
-from streams.redisio import Clock, Entry, block_ms, now_ms, parse_xread, xadd, xread
+from streams.redisio import Clock, Entry, block_ms, now_ms, parse_xread, text, xadd, xread
 from streams.replies import CancelReply, NextFire, PingReply, ReloadReply, resync_armed
 
 DEFAULT_TIMEOUT_S = 1.0
@@ -121,10 +121,23 @@ def _reply_in(batches: list[tuple[str, list[Entry]]], rid: str) -> RpcReply | No
     return None
 
 
-def send_reply(r: Redis, keys: Keys, reply: RpcReply) -> None:
-    """XADD the reply to its own stream and let it expire (the daemon's side)."""
+# KEYS: the reply stream. ARGV: ttl_s, field, value, ... Writes only into a stream (or
+# nothing): a key of another type (written by someone else) is left untouched, TTL
+# included. Returns "stream" when sent, else the key's type.
+_SEND_REPLY = """
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'none' and t ~= 'stream' then return t end
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 'stream'
+"""
+
+
+def send_reply(r: Redis, keys: Keys, reply: RpcReply) -> str | None:
+    """XADD the reply to its own stream and let it expire (the daemon's side), in one
+    script. Returns None when sent, else the type of the key already there under the
+    reply's name (nothing is written to it, and its expiry is not touched)."""
     key = keys.rpc_reply(reply.rid)
-    pipe = r.pipeline(transaction=True)
-    xadd(pipe, key, reply.encode())
-    pipe.expire(key, RPC_REPLY_TTL_S)
-    pipe.execute()
+    flat = [x for pair in reply.encode().items() for x in pair]
+    kind = text(r.register_script(_SEND_REPLY)(keys=[key], args=[RPC_REPLY_TTL_S, *flat]))
+    return None if kind == "stream" else kind

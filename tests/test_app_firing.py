@@ -279,11 +279,25 @@ class TestCheckDue:
             check_due(facts, NY_SPRING_FIRE, NY_SPRING_FIRE, LIMIT_MS)
 
     def test_once_item_only_at_its_instant(self) -> None:
-        """A run-later fire passes only at the item's own instant, whatever the clock."""
+        """A run-later fire passes only at the item's own instant."""
         facts = dataclasses.replace(RUN_LATER, at_ms=NY_SPRING_FIRE)
-        assert check_due(facts, NY_SPRING_FIRE, NY_SPRING_FIRE + 10 * LIMIT_MS, LIMIT_MS) is None
+        assert check_due(facts, NY_SPRING_FIRE, NY_SPRING_FIRE + 5, LIMIT_MS) is None
         with pytest.raises(FireRejected, match="is not the instant of run-later item"):
             check_due(facts, NY_SPRING_FIRE + 1000, NY_SPRING_FIRE, LIMIT_MS)
+
+    @pytest.mark.parametrize(
+        ("now", "message"),
+        [
+            pytest.param(NY_SPRING_FIRE - 4 * 365 * 86_400_000, "ahead of", id="years-early"),
+            pytest.param(NY_SPRING_FIRE + LIMIT_MS + 1, "older than the late-fire", id="stale"),
+        ],
+    )
+    def test_once_item_not_before_nor_long_after_its_instant(self, now: int, message: str) -> None:
+        """A run-later item is never fired before its instant (a token holder firing a 2030
+        item in 2026), nor long after it."""
+        facts = dataclasses.replace(RUN_LATER, at_ms=NY_SPRING_FIRE)
+        with pytest.raises(FireRejected, match=message):
+            check_due(facts, NY_SPRING_FIRE, now, LIMIT_MS)
 
     @pytest.mark.parametrize(
         ("cron", "tz"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from btu.core.runas import RunAsError, check_may_act_as, check_runner, may_act_as
+from btu.core.runas import RunAsError, check_author, check_may_act_as, check_runner, may_act_as
 
 MANAGER_ROLES = ("BTU Manager", "BTU User")
 
@@ -60,3 +60,25 @@ class TestRunner:
         """A run without a usable user is refused with the reason."""
         with pytest.raises(RunAsError, match=reason):
             check_runner(run_as, exists, enabled)
+
+
+class TestAuthor:
+    def test_author_who_may_act_passes(self) -> None:
+        """Arguments set by the Run As user themselves, or a System Manager, run."""
+        assert check_author("alice@x", MANAGER_ROLES, "alice@x", "Overrides") is None
+        assert check_author("sm@x", ("System Manager",), "Administrator", "Overrides") is None
+
+    def test_run_as_changed_after_the_arguments_were_set(self) -> None:
+        """A manager's overrides do not run as Administrator once Run As moves there."""
+        with pytest.raises(RunAsError) as info:
+            check_author("alice@x", MANAGER_ROLES, "Administrator", "The overrides of TS-1")
+        expected = (
+            "The overrides of TS-1 were set by alice@x, who may not act for Administrator: "
+            "Administrator or a System Manager must set them again (or clear them)."
+        )
+        assert expected == str(info.value)
+
+    def test_unknown_author_is_refused(self) -> None:
+        """Arguments nobody is recorded as having set do not run."""
+        with pytest.raises(RunAsError, match="Nobody is recorded"):
+            check_author(None, (), "alice@x", "The overrides of TS-1")

@@ -117,7 +117,7 @@ class TestDocTypes:
     @pytest.mark.parametrize("path", DOCTYPES, ids=lambda p: p.stem)
     def test_links_point_to_known_doctypes(self, path: Path) -> None:
         """Link and Table fields point to BTU DocTypes or standard Frappe ones."""
-        known = {_load(p)["name"] for p in DOCTYPES} | {"User", "Email Account"}
+        known = {_load(p)["name"] for p in DOCTYPES} | {"User", "Email Account", "Report"}
         targets = {
             f["options"] for f in _load(path)["fields"] if f["fieldtype"] in ("Link", "Table")
         }
@@ -184,7 +184,11 @@ class TestDottedPaths:
         ]
         runnable = hooks["btu_runnable"]
         assert isinstance(runnable, list)
-        return [*paths, *runnable, str(hooks["after_install"]), str(hooks["after_migrate"])]
+        installs = [
+            str(hooks[h])
+            for h in ("after_install", "after_migrate", "after_app_install", "after_app_uninstall")
+        ]
+        return [*paths, *runnable, *installs]
 
     def test_patches_exist(self) -> None:
         """Every patch patches.txt names is a module with an ``execute`` function."""

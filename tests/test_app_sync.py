@@ -5,13 +5,7 @@ from __future__ import annotations
 import orjson
 import redis
 
-from btu.core.sync import (
-    diff_state,
-    publish_changed,
-    publish_if_changed,
-    repair_state,
-    same_item,
-)
+from btu.core.sync import diff_state, publish_if_changed, repair_state, same_item
 from streams.keys import Keys
 from streams.messages import ScheduleDelete, ScheduleUpsert
 from streams.publish import publish_upsert
@@ -127,29 +121,49 @@ class TestPublishIfChanged:
         assert 0 == fake_redis.xlen(keys.schedules)
 
 
-class TestPublishChanged:
-    def test_only_changes_are_published_in_order(self, fake_redis: redis.Redis, keys: Keys) -> None:
-        """Of many events, only those that change the hash are published, in order: a new
-        item, a changed one and a delete of a known one; not an unchanged item nor a
-        delete of an unknown one."""
-        publish_upsert(fake_redis, keys, cron("TS-1"))
-        publish_upsert(fake_redis, keys, cron("TS-2"))
-        publish_upsert(fake_redis, keys, cron("TS-3"))
-        events = [
-            cron("TS-1", ts=TS + 1),
-            cron("TS-2", enabled=False),
-            ScheduleDelete(id="TS-3", ts=TS),
-            ScheduleDelete(id="RL-9", ts=TS),
-            cron("TS-4"),
-        ]
-        assert 3 == publish_changed(fake_redis, keys, events)
-        assert [("upsert", "TS-2"), ("delete", "TS-3"), ("upsert", "TS-4")] == stream_ops(
-            fake_redis, keys
-        )[3:]
-        assert {"TS-1", "TS-2", "TS-4"} == set(state(fake_redis, keys))
-        assert "0" == state(fake_redis, keys)["TS-2"]["enabled"]
+class TestCatchUpBaseline:
+    """A republish never moves an item's catch-up baseline (its ``ts``) unless the item's
+    timing changed: instants missed before it must still be caught up or recorded."""
 
-    def test_nothing_to_publish(self, fake_redis: redis.Redis, keys: Keys) -> None:
-        """No events: no round trip and nothing written."""
-        assert 0 == publish_changed(fake_redis, keys, [])
-        assert 0 == fake_redis.xlen(keys.schedules)
+    def _ts(self, r: redis.Redis, keys: Keys, item_id: str) -> int:
+        return int(state(r, keys)[item_id]["ts"])
+
+    def test_task_rename_keeps_the_baseline(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        publish_upsert(fake_redis, keys, cron("TS-1", ts=TS))
+        renamed = ScheduleUpsert(id="TS-1", kind="cron", task="Renamed", cron="0 7 * * *",
+                                 tz="UTC", enabled=True, ts=TS + 500)  # fmt: skip
+        assert publish_if_changed(fake_redis, keys, renamed) is True
+        assert (TS, "Renamed") == (
+            self._ts(fake_redis, keys, "TS-1"),
+            state(fake_redis, keys)["TS-1"]["task"],
+        )
+
+    def test_new_expression_moves_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        publish_upsert(fake_redis, keys, cron("TS-1", ts=TS))
+        publish_if_changed(fake_redis, keys, cron("TS-1", expr="0 8 * * *", ts=TS + 500))
+        assert TS + 500 == self._ts(fake_redis, keys, "TS-1")
+
+    def test_re_enabling_moves_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """Instants passed while an item was disabled are not caught up."""
+        publish_upsert(fake_redis, keys, cron("TS-1", enabled=False, ts=TS))
+        publish_if_changed(fake_redis, keys, cron("TS-1", ts=TS + 500))
+        assert TS + 500 == self._ts(fake_redis, keys, "TS-1")
+
+    def test_bulk_repair_keeps_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """The hourly heal going bulk (publish_all) keeps unchanged items' ts and stamps
+        the new ones."""
+        publish_upsert(fake_redis, keys, cron("TS-OLD", ts=TS))
+        wanted = [cron("TS-OLD", ts=TS + 9)] + [cron(f"TS-{n}", ts=TS + 9) for n in range(3)]
+        result = repair_state(fake_redis, keys, wanted, ts=TS + 9, bulk_threshold=1)
+        assert result.bulk
+        assert {"TS-OLD": TS, "TS-0": TS + 9, "TS-1": TS + 9, "TS-2": TS + 9} == {
+            i: int(v["ts"]) for i, v in state(fake_redis, keys).items()
+        }
+
+    def test_item_by_item_repair_keeps_it(self, fake_redis: redis.Redis, keys: Keys) -> None:
+        """A repaired item whose timing is unchanged (only its label drifted) keeps ts."""
+        publish_upsert(fake_redis, keys, cron("TS-1", ts=TS))
+        relabelled = ScheduleUpsert(id="TS-1", kind="cron", task="Other", cron="0 7 * * *",
+                                    tz="UTC", enabled=True, ts=TS + 9)  # fmt: skip
+        repair_state(fake_redis, keys, [relabelled], ts=TS + 9)
+        assert TS == self._ts(fake_redis, keys, "TS-1")

@@ -49,13 +49,14 @@ class TestSources:
         s = load(env=BASE)
         assert (
             "erp.example.com", "redis://127.0.0.1:11000/0", "", "", "", "", "info", "auto",
-            5.0, 300.0, 10.0, 0.5, 30.0, 300.0, 32, 10_000, 0, 10_000, 10.0, 10.0,
+            5.0, 300.0, 10.0, 0.5, 30.0, 300.0, 32, 10_000, 0, 10_000, 10.0, 10.0, 100, 2.0,
         ) == (
             s.site, s.redis_url, s.frappe_url, s.api_key, s.api_secret, s.host_header,
             s.log_level, s.log_format, s.lease_seconds, s.grace_seconds,
             s.request_timeout_seconds, s.retry_initial_seconds, s.retry_max_seconds,
             s.retry_deadline_seconds, s.http_concurrency, s.max_backlog, s.fired_ttl_seconds,
-            s.fires_maxlen, s.reconnect_max_seconds, s.shutdown_timeout_seconds,
+            s.fires_maxlen, s.reconnect_max_seconds, s.shutdown_timeout_seconds, s.batch_size,
+            s.batch_linger_ms,
         )  # fmt: skip
 
     def test_marker_ttl_follows_grace_and_retry_deadline(self) -> None:
@@ -129,6 +130,9 @@ ENV_CASES = [
     ("BTU_FIRES_MAXLEN", "fires_maxlen", "2000", 2_000),
     ("BTU_RECONNECT_MAX_SECONDS", "reconnect_max_seconds", "4", 4.0),
     ("BTU_SHUTDOWN_TIMEOUT_SECONDS", "shutdown_timeout_seconds", "7", 7.0),
+    ("BTU_BATCH_SIZE", "batch_size", "250", 250),
+    ("BTU_BATCH_LINGER_MS", "batch_linger_ms", "0", 0.0),
+    ("BTU_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", "127.0.0.1:9464"),
 ]
 
 
@@ -195,6 +199,11 @@ class TestValidation:
             ("BTU_MAX_BACKLOG", "lots", "max_backlog"),
             ("BTU_FIRED_TTL_SECONDS", "60", "fired_ttl_seconds"),
             ("BTU_FIRED_TTL_SECONDS", "-1", "fired_ttl_seconds"),
+            ("BTU_BATCH_SIZE", "0", "batch_size"),
+            ("BTU_BATCH_SIZE", "501", "batch_size"),  # more than the app takes in one request
+            ("BTU_BATCH_SIZE", "2.5", "batch_size"),
+            ("BTU_BATCH_LINGER_MS", "-1", "batch_linger_ms"),
+            ("BTU_BATCH_LINGER_MS", "5000", "batch_linger_ms"),
             ("BTU_RETRY_DEADLINE_SECONDS", "", None),  # empty: default, no error
         ],
     )
@@ -322,6 +331,8 @@ REDIS_URLS = [
     f"rediss://user:{REDIS_PASSWORD}@redis.internal:6380/1",
     f"redis://:{REDIS_PASSWORD}@redis.internal:6379/0",
     f"rediss://default:{REDIS_PASSWORD}@redis.internal/0?ssl_cert_reqs=none",
+    f"redis://redis.internal:6379/0?password={REDIS_PASSWORD}",
+    f"redis://redis.internal:6379/0?db=1&password={REDIS_PASSWORD}&socket_timeout=5",
 ]
 
 
@@ -345,6 +356,12 @@ class TestSecrets:
             MASK in public["redis_url"],
             "redis.internal" in public["redis_url"],
         )
+
+    def test_frappe_url_credentials_are_masked(self) -> None:
+        """A password written in frappe_url is masked like Redis's."""
+        url = f"https://frappe:{REDIS_PASSWORD}@erp.example.com"
+        public = load(env=BASE | {"BTU_FRAPPE_URL": url}).public()
+        assert f"https://frappe:{MASK}@erp.example.com" == public["frappe_url"]
 
     def test_public_keeps_user_and_scheme(self) -> None:
         """The masked URL keeps scheme, user, host, port and database."""

@@ -8,19 +8,22 @@ Dates used (2027): New York changes on 14 March (02:00 EST -> 03:00 EDT) and 7 N
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytz
 
 from streams.cron import compile_schedule, explain, iso_local
 from streams.cronspec import CronSpec, parse
+from streams.tzmath import zone
 
 NY = "America/New_York"
 LONDON = "Europe/London"
 LORD_HOWE = "Australia/Lord_Howe"
 KOLKATA = "Asia/Kolkata"
+ADELAIDE = "Australia/Adelaide"
 MINUTE_MS = 60_000
 
 
@@ -221,12 +224,88 @@ CASES = [
         ["2027-09-05T01:00:00-03:00", "2027-09-06T00:00:00-03:00"],
         id="santiago-midnight-skipped-fires-at-01",
     ),
+    # Past 2037, where pytz's own tables stop: the zone file's POSIX rule (as zoneinfo).
     pytest.param(
         "30 2 * * *",
         NY,
         "2040-03-10T12:00:00-05:00",
-        ["2040-03-11T02:30:00-05:00", "2040-03-12T02:30:00-05:00"],
-        id="ny-after-2037-pytz-lists-no-dst",
+        ["2040-03-11T03:00:00-04:00", "2040-03-12T02:30:00-04:00"],
+        id="ny-2040-spring-forward-fixed",
+    ),
+    pytest.param(
+        "30 1 * * *",
+        NY,
+        "2040-11-03T12:00:00-04:00",
+        ["2040-11-04T01:30:00-04:00", "2040-11-05T01:30:00-05:00"],
+        id="ny-2040-fall-back-fixed-first-only",
+    ),
+    pytest.param(
+        "0 12 1 7 *",
+        ADELAIDE,
+        "2039-01-01T00:00:00+10:30",
+        ["2039-07-01T12:00:00+09:30", "2040-07-01T12:00:00+09:30"],
+        id="adelaide-2039-winter-is-standard-time",
+    ),
+    pytest.param(
+        "30 2 * * *",
+        ADELAIDE,
+        "2045-09-30T12:00:00+09:30",
+        ["2045-10-01T03:00:00+10:30", "2045-10-02T02:30:00+10:30"],
+        id="adelaide-2045-spring-forward-fixed",
+    ),
+    pytest.param(
+        "30 2 * * *",
+        ADELAIDE,
+        "2045-04-01T12:00:00+10:30",
+        ["2045-04-02T02:30:00+10:30", "2045-04-03T02:30:00+09:30"],
+        id="adelaide-2045-fall-back-fixed-first-only",
+    ),
+    pytest.param(
+        "0 12 1 1,7 *",
+        "Australia/Sydney",
+        "2050-01-01T00:00:00+11:00",
+        ["2050-01-01T12:00:00+11:00", "2050-07-01T12:00:00+10:00", "2051-01-01T12:00:00+11:00"],
+        id="sydney-2050-summer-and-winter",
+    ),
+    pytest.param(
+        "30 1 * * *",
+        LONDON,
+        "2060-03-27T12:00:00+00:00",
+        ["2060-03-28T02:00:00+01:00", "2060-03-29T01:30:00+01:00"],
+        id="london-2060-spring-forward-fixed",
+    ),
+    pytest.param(
+        "*/30 1 * * *",
+        LONDON,
+        "2060-10-30T12:00:00+01:00",
+        [
+            "2060-10-31T01:00:00+01:00",
+            "2060-10-31T01:30:00+01:00",
+            "2060-10-31T01:00:00+00:00",
+            "2060-10-31T01:30:00+00:00",
+        ],
+        id="london-2060-fall-back-interval-fires-twice",
+    ),
+    pytest.param(
+        "0 12 1 7 *",
+        ADELAIDE,
+        "9000-01-01T00:00:00+10:30",
+        ["9000-07-01T12:00:00+09:30"],
+        id="adelaide-year-9000",
+    ),
+    pytest.param(
+        "59 23 31 12 *",
+        NY,
+        "9999-06-01T00:00:00-04:00",
+        [],
+        id="ny-last-wall-time-maps-past-9999-utc-never-fires",
+    ),
+    pytest.param(
+        "59 23 31 12 *",
+        "Asia/Tokyo",
+        "9999-06-01T00:00:00+09:00",
+        ["9999-12-31T23:59:00+09:00"],
+        id="tokyo-last-wall-time-of-9999",
     ),
 ]
 
@@ -445,3 +524,100 @@ def test_next_after_is_strictly_after(tz: str, start: str) -> None:
             following is not None and following > instant,
             schedule.next_after(instant - 1),
         )
+
+
+# Past 2037 (pytz's own tables stop there): the standard library's zoneinfo, reading the
+# same file pytz ships, is the oracle.
+
+LATE_ZONES = [NY, LONDON, ADELAIDE, "Australia/Sydney", LORD_HOWE, "America/Santiago"]
+LATE_YEARS = [2038, 2039, 2051, 2077, 2100]
+
+
+def _zoneinfo(tz: str) -> ZoneInfo:
+    with pytz.open_resource(tz) as f:
+        return ZoneInfo.from_file(f, key=tz)
+
+
+def _changes(info: ZoneInfo, year: int) -> list[datetime]:
+    """The UTC instants where ``info``'s offset changes during ``year`` (to the second)."""
+
+    def offset(t: int) -> timedelta | None:
+        return datetime.fromtimestamp(t, tz=info).utcoffset()
+
+    out: list[datetime] = []
+    day = int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp())
+    end = int(datetime(year + 1, 1, 1, tzinfo=timezone.utc).timestamp())
+    for lo in range(day, end, 86_400):
+        hi = lo + 86_400
+        if offset(lo) != offset(hi):
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == offset(lo) else (lo, mid)
+            out.append(datetime.fromtimestamp(hi, tz=timezone.utc))
+    return out
+
+
+def zoneinfo_oracle(expr: str, info: ZoneInfo, start: datetime, hours: int) -> list[int]:
+    """Like :func:`oracle`, on zoneinfo's clock: fold=0 is the earlier of two."""
+    spec = parse(expr)
+    fixed = spec.fixed_time
+    out: list[int] = []
+    previous_wall = start.astimezone(info).replace(tzinfo=None) - timedelta(minutes=1)
+    for minute in range(hours * 60):
+        instant = start + timedelta(minutes=minute)
+        wall = instant.astimezone(info).replace(tzinfo=None)
+        earliest = wall.replace(tzinfo=info, fold=0).astimezone(timezone.utc)
+        fire = _matches(spec, wall) and (not fixed or earliest == instant)
+        if fixed and wall - previous_wall > timedelta(minutes=1):
+            skipped = previous_wall + timedelta(minutes=1)
+            while skipped < wall and not fire:
+                fire = _matches(spec, skipped)
+                skipped += timedelta(minutes=1)
+        if fire:
+            out.append(int(instant.timestamp()) * 1000)
+        previous_wall = wall
+    return out
+
+
+@pytest.mark.parametrize("year", LATE_YEARS)
+@pytest.mark.parametrize("tz", LATE_ZONES)
+def test_offsets_after_2037_agree_with_zoneinfo(tz: str, year: int) -> None:
+    """Every offset change of the year happens at zoneinfo's instant, with its offsets,
+    and a sample every 6 hours shows zoneinfo's offset (pytz alone keeps the 2037 one)."""
+    info, table = _zoneinfo(tz), zone(tz)
+    expected = _changes(info, year)
+    begin = int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp())
+    end = int(datetime(year + 1, 1, 1, tzinfo=timezone.utc).timestamp())
+    actual = [
+        datetime.fromtimestamp(table.starts[i], tz=timezone.utc)
+        for i in table.transitions_between(begin, end - 1)
+    ]
+    assert (2, expected) == (len(expected), actual)
+    samples = range(begin, end, 6 * 3600)
+    wrong = [
+        (t, table.offset_at(t))
+        for t in samples
+        if table.offset_at(t)
+        != datetime.fromtimestamp(t, tz=info).utcoffset() // timedelta(seconds=1)
+    ]
+    assert [] == wrong
+
+
+@pytest.mark.parametrize("year", LATE_YEARS)
+@pytest.mark.parametrize("tz", LATE_ZONES)
+def test_fire_instants_after_2037_agree_with_zoneinfo_brute_force(tz: str, year: int) -> None:
+    """Over 12 hours around each change of the year, every oracle expression fires
+    exactly when a minute scan of zoneinfo's wall clock says (Debian rules included)."""
+    info = _zoneinfo(tz)
+    differences = []
+    for change in _changes(info, year):
+        start = change - timedelta(hours=6)
+        after = int(start.timestamp()) * 1000
+        for expr in ORACLE_EXPRESSIONS:
+            expected = zoneinfo_oracle(expr, info, start, 12)
+            schedule = compile_schedule(expr, tz)
+            end = after + 12 * 3600 * 1000
+            actual = [t for t in schedule.next_n(after - 1, len(expected) + 1) if t < end]
+            if expected != actual:
+                differences.append((expr, change.isoformat(), expected, actual))
+    assert [] == differences

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from streams import cronschedule
 from streams.cron import (
     CronSchedule,
     compile_schedule,
@@ -14,7 +15,6 @@ from streams.cron import (
     validate,
     validate_tz,
 )
-from streams.cronschedule import MEMO_SIZE
 from streams.errors import CronError
 
 
@@ -437,6 +437,7 @@ class TestCaching:
 
     def test_memo_is_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The memo keeps recent answers only: an old question is computed again."""
+        monkeypatch.setattr(cronschedule, "MEMO_ENTRIES", 100)
         schedule = compile_schedule("0 5 * * *", "Asia/Tokyo")
         calls: list[int] = []
         original = CronSchedule._next_second
@@ -447,10 +448,10 @@ class TestCaching:
 
         monkeypatch.setattr(CronSchedule, "_next_second", counting)
         base = ms("2031-07-01T00:00:00+00:00")
-        for k in range(MEMO_SIZE + 10):
+        for k in range(110):
             schedule.next_after(base + k * 1000)
         schedule.next_after(base)
-        assert MEMO_SIZE + 11 == len(calls)
+        assert (111, 100) == (len(calls), cronschedule.memo_size())
 
 
 class TestNextAfter:
@@ -577,3 +578,10 @@ class TestIsoLocal:
     def test_milliseconds_shown_when_present(self) -> None:
         """An instant with milliseconds keeps them."""
         assert "2027-01-01T00:00:00.250+00:00" == iso_local(ms(START) + 250, "UTC")
+
+
+def test_validate_refuses_an_instant_outside_the_years_1_to_9999() -> None:
+    """``validate`` with an out-of-range ``now`` is a CronError naming it (it was a
+    ValueError from datetime while building the message)."""
+    with pytest.raises(CronError, match="instant 253402300800000 ms is outside the years 1-9999"):
+        validate("0 0 1 1 *", "UTC", now_ms=253_402_300_800_000)

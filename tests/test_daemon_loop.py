@@ -4,7 +4,7 @@ firing step, catch-up at start-up, promotion, and Redis data loss, without proce
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ import redis
 
 from btu_scheduler.config import Settings
 from btu_scheduler.daemon import Daemon
-from btu_scheduler.http import Result
+from btu_scheduler.fire.answers import Result
 from streams.keys import Keys, Outcome
 from streams.messages import FireRecord, ScheduleUpsert
 from streams.publish import publish_upsert
@@ -29,6 +29,7 @@ class FakeEndpoint:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, int, str]] = []
         self.republished = 0
+        self.on_republish: Callable[[], None] | None = None  # what the app would publish
         self.lock = threading.Lock()
 
     def enqueue(self, item_id: str, kind: str, due: int, fire_id: str) -> Result:
@@ -37,6 +38,8 @@ class FakeEndpoint:
         return Result(Outcome.ENQUEUED, http=200, job=fire_id.replace("@", "_"))
 
     def republish_all(self) -> Result:
+        if self.on_republish is not None:
+            self.on_republish()
         self.republished += 1
         return Result(Outcome.ENQUEUED, http=200)
 
@@ -148,15 +151,25 @@ def test_redis_coming_back_empty_asks_for_a_republish(
     make_daemon: Any, real_redis: redis.Redis, keys: Keys
 ) -> None:
     """After a reconnect that finds the state hash gone while items are armed, the daemon
-    keeps its heap, rewinds its stream positions and calls republish_all."""
+    keeps its heap, rewinds its stream positions and calls republish_all; once the app
+    has republished, it resyncs."""
     endpoint = FakeEndpoint()
     daemon = make_daemon(endpoint=endpoint)
     publish_upsert(real_redis, keys, spec("TS-L-5"))
     assert daemon._start()
     real_redis.delete(keys.state, keys.schedules)
+    during: list[tuple[str, int]] = []
+
+    def republish() -> None:
+        during.append((daemon.last_id, daemon.engine.armed.armed))
+        publish_upsert(real_redis, keys, spec("TS-L-5"))
+
+    endpoint.on_republish = republish
     daemon.reader.after_reconnect()
     wait_for(lambda: endpoint.republished, 5)
-    assert ("0-0", 1) == (daemon.last_id, daemon.engine.armed.armed)
+    assert [("0-0", 1)] == during
+    wait_for(lambda: daemon.last_id != "0-0", 5)
+    assert 1 == daemon.engine.armed.armed
 
 
 def test_fires_deferred_while_redis_fails_coalesce_per_item(make_daemon: Any) -> None:
@@ -221,3 +234,49 @@ def test_cancel_holds_across_a_restart_until_the_next_upsert(
         second.engine.next_due(),
         real_redis.hget(keys.cancelled, "TS-C-1"),
     )
+
+
+def test_a_wall_clock_step_while_asleep_fires_on_time(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    """The loop sleeps an hour's worth of monotonic time for an hourly item; the wall clock
+    steps forward past the instant (NTP after a VM pause) while it sleeps. It re-reads the
+    wall clock within a second and fires the instant on time, not ``missed``."""
+    daemon = make_daemon()
+    publish_upsert(real_redis, keys, spec("TS-L-6", "0 * * * *"))
+    assert daemon._start()
+    assert T0 + 3_600_000 == daemon.engine.next_due()
+    daemon.step(wait=False)  # the promotion work, so the next step goes straight to sleep
+    asleep = threading.Event()
+    real_wait = daemon.lock.wait
+
+    def wait(timeout: float | None = None) -> bool:
+        asleep.set()  # the timeout is already computed from the wall clock
+        return bool(real_wait(timeout))
+
+    daemon.lock.wait = wait
+    sleeper = threading.Thread(target=daemon.step, daemon=True)
+    sleeper.start()
+    assert asleep.wait(5)
+    clock.advance(3600.5)  # the step: nobody notifies the sleeping loop
+    sleeper.join(10)
+    assert not sleeper.is_alive(), "the loop slept through a wall-clock step"
+    daemon.step(wait=False)
+    [record] = fires(real_redis, keys, 1)
+    assert ("TS-L-6", T0 + 3_600_000, "enqueued") == (record.id, record.due, record.outcome)
+
+
+def test_an_item_due_in_year_9999_sleeps_without_overflow(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """A once item at the last representable instant (9999-12-31T23:59:59.999Z) is armed;
+    the firing step waits (a bounded time) instead of raising OverflowError."""
+    daemon = make_daemon()
+    far = ScheduleUpsert(
+        id="TS-L-7", kind="once", task="t", at=253_402_300_799_999, enabled=True, ts=T0
+    )
+    publish_upsert(real_redis, keys, far)
+    assert daemon._start()
+    assert 253_402_300_799_999 == daemon.engine.next_due()
+    assert 0 == daemon.step()
+    assert [] == daemon.endpoint.requests

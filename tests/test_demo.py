@@ -26,3 +26,6 @@ def test_demo_fires_runs_jobs_and_cleans_up(backend: str | None) -> None:
     finished = int(re.search(r"jobs finished: (\d+)", out).group(1))  # type: ignore[union-attr]
     assert fired >= 3 and finished >= 1
     assert "redis-cli -p" in out and "cleaned up" in out
+    # the closing lines: the CLI against the demo's Redis, --keep, where to read next
+    assert re.search(r"BTU_SITE=\S+ BTU_REDIS_URL=redis://\S+ btu-scheduler status", out)
+    assert "btu-scheduler demo --keep" in out and "docs/operations.md" in out

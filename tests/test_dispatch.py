@@ -1,4 +1,4 @@
-"""Sending fires (btu_scheduler/dispatch.py) on a real Redis with fake endpoints.
+"""Sending fires (btu_scheduler/fire/dispatch.py) on a real Redis with fake endpoints.
 
 A fake endpoint is any object with ``enqueue(item_id, kind, due, fire_id) -> Result`` and
 ``close()``. Records are awaited with blocking XREADs under a deadline, never a fixed
@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 import redis
+import structlog
 
-from btu_scheduler.dispatch import (
+from btu_scheduler.engine import Fire
+from btu_scheduler.fire.answers import Result
+from btu_scheduler.fire.dispatch import (
     ALREADY_FIRED,
     CLAIMED,
     DUPLICATE,
@@ -24,10 +27,8 @@ from btu_scheduler.dispatch import (
     DispatchSettings,
     OutcomeHook,
 )
-from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result
+from btu_scheduler.fire.sender import ThreadedSender
 from btu_scheduler.recovery import Recovery
-from btu_scheduler.sender import ThreadedSender
 from btu_scheduler.stats import Stats
 from streams.keys import Keys, Outcome
 from streams.messages import FireRecord
@@ -286,7 +287,7 @@ class TestSubmit:
         expected = {
             "v": "1", "fire_id": f"TS-1@{DUE}", "id": "TS-1", "due": str(DUE), "sent": str(T0),
             "lag_ms": "250", "outcome": "enqueued", "http": "200", "job": "TS-1_1799999999750",
-            "attempt": "1", "instance": INSTANCE,
+            "attempt": "1", "instance": INSTANCE, "detail": "",
         }  # fmt: skip
         assert (expected, "done", True, [("TS-1", "cron", DUE, f"TS-1@{DUE}")]) == (
             record,
@@ -332,8 +333,10 @@ class TestSubmit:
         d = make_dispatcher(endpoint)
         d.submit(fire())
         records = read_fires(real_redis, keys, 3)
-        got = [(r["outcome"], r["attempt"], r["http"]) for r in records]
-        expected = [("retrying", "1", "503"), ("retrying", "2", "503"), ("enqueued", "3", "200")]
+        got = [(r["outcome"], r["attempt"], r["http"], r["detail"]) for r in records]
+        busy = "HTTP 503: busy"
+        expected = [("retrying", "1", "503", busy), ("retrying", "2", "503", busy),
+                    ("enqueued", "3", "200", "")]  # fmt: skip
         assert (expected, 3) == (got, len(endpoint.calls))
 
     def test_permanent_failure(
@@ -346,8 +349,9 @@ class TestSubmit:
         d.submit(fire())
         read_fires(real_redis, keys, 1)
         d.shutdown(1.0)  # flushes the recorder: nothing more can arrive
-        got = [(r["outcome"], r["http"], r["attempt"]) for r in all_fires(real_redis, keys)]
-        assert ([("failed", "404", "1")], 1, "failed") == (
+        got = [(r["outcome"], r["http"], r["attempt"], r["detail"])
+               for r in all_fires(real_redis, keys)]  # fmt: skip
+        assert ([("failed", "404", "1", "HTTP 404: no such method")], 1, "failed") == (
             got,
             len(endpoint.calls),
             text(real_redis.get(keys.fired(fire().fire_id))),
@@ -369,6 +373,29 @@ class TestSubmit:
             got,
             text(real_redis.get(keys.fired(fire().fire_id))),
         )
+        gave_up = all_fires(real_redis, keys)[1]["detail"]
+        assert gave_up.startswith("gave up after 2 attempts over ")
+        assert gave_up.endswith(" s: HTTP 500: down")
+
+    def test_retrying_logs_a_warning_and_failed_an_error_with_the_reason(
+        self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
+    ) -> None:
+        """Retrying is a warning showing the first attempt's lag apart from the retry
+        delay; failed is an error naming the HTTP status and the site's message."""
+        endpoint = FakeEndpoint(
+            Result(Outcome.RETRYING, http=500, detail="database is locked"),
+            Result(Outcome.FAILED, http=404, detail="BTU Task Gone not found"),
+        )
+        d = make_dispatcher(endpoint, retry_initial_s=0.05)
+        with structlog.testing.capture_logs() as lines:
+            d.submit(fire())
+            read_fires(real_redis, keys, 2)
+        got = [(x["log_level"], x["outcome"], x.get("detail"), x.get("first_lag_ms"),
+                x.get("retry_in_s")) for x in lines if x["event"] == "fire"]  # fmt: skip
+        assert [
+            ("warning", "retrying", "HTTP 500: database is locked", None, 0.05),
+            ("error", "failed", "HTTP 404: BTU Task Gone not found", 250, None),
+        ] == got
 
     def test_crashing_endpoint_is_failed(
         self, real_redis: redis.Redis, keys: Keys, make_dispatcher: Callable[..., Dispatcher]
@@ -420,12 +447,14 @@ class TestSubmit:
         second = d.submit(fire("B"))
         [record] = read_fires(real_redis, keys, 1)
         wait_until(lambda: real_redis.get(keys.fired(fire("B").fire_id)) == b"failed")
-        assert (True, False, "B", "failed", "", 1, "failed") == (
+        assert (True, False, "B", "failed", "", "0", "backlog full", 1, "failed") == (
             first,
             second,
             record["id"],
             record["outcome"],
             record["http"],
+            record["attempt"],
+            record["detail"],
             d.backlog,
             text(real_redis.get(keys.fired(fire("B").fire_id))),
         )
@@ -438,10 +467,11 @@ class TestSubmit:
         d = make_dispatcher(endpoint)
         d.record(fire(missed=True), Outcome.MISSED, "late")
         [record] = read_fires(real_redis, keys, 1)
-        assert ("missed", "0", "", []) == (
+        assert ("missed", "0", "", "", []) == (
             record["outcome"],
             record["attempt"],
             record["http"],
+            record["detail"],  # PROTOCOL.md 1.1: empty but for retrying and failed
             endpoint.calls,
         )
 

@@ -117,11 +117,27 @@ def test_operator_commands_talk_to_the_daemon(stack: Stack) -> None:
 
 
 def test_operator_commands_exit_1_when_no_daemon_answers(stack: Stack) -> None:
-    """Without a daemon, RPC commands exit 1 with one clear line."""
+    """A daemon that left a heartbeat but does not answer: RPC commands exit 1 with one
+    clear line."""
+    stack.r.hset(stack.keys.scheduler("ghost"), "instance", "ghost")
+    stack.r.pexpire(stack.keys.scheduler("ghost"), 30_000)
     result = _cli(stack, "ping", "--timeout", "0.3")
     assert 1 == result.returncode
     assert "no btu-scheduler answered 'ping'" in result.stderr
     assert 1 == len(result.stderr.strip().splitlines())
+
+
+def test_a_site_without_a_daemon_is_named_and_left_untouched(stack: Stack) -> None:
+    """A mistyped site exits 1 saying no daemon runs for it, and leaves no key behind
+    (ping used to leave a btu:{site}:rpc stream forever)."""
+    stack.start_daemon("real-1")
+    for command in (["ping", "--timeout", "0.3"], ["status"], ["fires"], ["dead"],
+                    ["reload", "X"], ["cancel", "X"]):  # fmt: skip
+        result = _cli(stack, *command, "--site", "typo.example.com")
+        assert (1, 1) == (result.returncode, len(result.stderr.strip().splitlines())), command
+        assert "no btu-scheduler is running for site 'typo.example.com'" in result.stderr
+        assert stack.site in result.stderr  # the sites that do have a daemon
+    assert [] == list(stack.r.scan_iter(match="btu:typo.example.com:*"))
 
 
 def test_config_masks_secrets(stack: Stack) -> None:

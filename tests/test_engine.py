@@ -537,3 +537,43 @@ class TestSkipFired:
         engine.apply(once(at=T0 + SEC), T0)
         assert 1 == engine.skip_fired({"RL-1": T0 + SEC}, T0 + 5 * SEC)
         assert ([], None) == (engine.due(T0 + 5 * SEC), due_of(engine, "RL-1"))
+
+
+class TestBoundedScheduleCache:
+    def test_churned_expressions_are_forgotten_and_the_memo_stays_bounded(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Five rounds of 1,500 distinct expressions armed, fired and deleted, with one item
+        armed all along: afterwards only the armed item's schedule is still compiled, and
+        the memo of answers never held more than its bound (the old cache kept every
+        pair ever seen, each with up to 256 answers)."""
+        import gc
+        import weakref
+
+        from streams import cronschedule
+
+        monkeypatch.setattr(cronschedule, "MEMO_ENTRIES", 2_000, raising=False)
+        engine = Engine(grace_ms=GRACE)
+        engine.apply(cron("TS-KEEP", "17 3 * * *", "Europe/Paris"), T0)
+        churned: list[weakref.ref[object]] = []
+        largest_memo = 0
+        for round_ in range(5):
+            for n in range(1_500):
+                item_id = f"TS-C{n}"
+                expr = f"{n % 60} {n // 60 % 24} {1 + n // 1440 + round_} * *"
+                engine.apply(cron(item_id, expr), T0)
+                item = engine.armed.get(item_id)
+                assert item is not None and item.schedule is not None
+                churned.append(weakref.ref(item.schedule))
+                largest_memo = max(largest_memo, cronschedule.memo_size())
+                del item
+            engine.due(T0 + 40 * 86_400_000)  # fire (and re-arm) them all
+            for n in range(1_500):
+                engine.apply(ScheduleDelete(id=f"TS-C{n}", ts=T0), T0)
+        gc.collect()
+        alive = {(s.expr, s.tz) for s in cronschedule.interned()}
+        assert (0, True, True) == (
+            sum(ref() is not None for ref in churned),
+            ("17 3 * * *", "Europe/Paris") in alive,
+            largest_memo <= 2_000 and cronschedule.memo_size() <= 2_000,
+        )

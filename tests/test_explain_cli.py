@@ -187,6 +187,35 @@ BAD_INPUT = [
         id="year-in-past",
     ),
     pytest.param(
+        ["0 12 * * *", "--tz", "America/New_York", "--after", "9999-12-31T23:59:59"],
+        "error: --after '9999-12-31T23:59:59' is outside the years 1-9999 (in UTC or in "
+        "America/New_York), the range of instants the scheduler handles",
+        id="after-wall-time-past-9999-utc",
+    ),
+    pytest.param(
+        ["0 12 * * *", "--tz", "America/New_York", "--after", "0001-01-01T00:00Z"],
+        "error: --after '0001-01-01T00:00Z' is outside the years 1-9999 (in UTC or in "
+        "America/New_York), the range of instants the scheduler handles",
+        id="after-before-year-1-on-the-wall-clock",
+    ),
+    pytest.param(
+        ["0 12 * * *", "--after", "-9999999999999999"],
+        "error: --after '-9999999999999999' is outside the years 1-9999 (in UTC or in UTC), "
+        "the range of instants the scheduler handles",
+        id="after-huge-negative-epoch-ms",
+    ),
+    pytest.param(
+        ["0 12 * * *", "--after", "9999999999999999"],
+        "error: --after '9999999999999999' is outside the years 1-9999 (in UTC or in UTC), "
+        "the range of instants the scheduler handles",
+        id="after-huge-epoch-ms",
+    ),
+    pytest.param(
+        ["59 23 31 12 *", "--tz", "America/New_York", "--after", "9999-06-01T00:00:00Z"],
+        "error: '59 23 31 12 *' can never fire after 9999-06-01T00:00:00Z",
+        id="next-instant-past-9999-utc",
+    ),
+    pytest.param(
         ["61\n* * * *"],
         "error: minute field '61' is out of range 0-59",
         id="newline-in-expression",
@@ -254,3 +283,16 @@ def test_installed_command_bad_input() -> None:
         done.stdout,
         done.stderr,
     )
+
+
+def test_cli_instants_are_exact_at_the_end_of_time() -> None:
+    """The control commands print epoch ms as ISO 8601 exactly (no float rounding at
+    9999-12-31T23:59:59.999Z), and a number outside the years 1-9999 as itself."""
+    from btu_scheduler.commands import _iso
+
+    assert [
+        "9999-12-31T23:59:59.999+00:00",
+        "2027-01-15T08:00:00.001+00:00",
+        "10000000000000000000 ms",
+        "-",
+    ] == [_iso(253_402_300_799_999), _iso(1_800_000_000_001), _iso(10**19), _iso(None)]

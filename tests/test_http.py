@@ -1,4 +1,4 @@
-"""The enqueue endpoint client (btu_scheduler/http.py): classification and real HTTP.
+"""The enqueue endpoint client (btu_scheduler/fire/answers.py): classification and real HTTP.
 
 The HTTP tests run a ``ThreadingHTTPServer`` on a free 127.0.0.1 port in a thread; it
 records every request and counts accepted TCP connections (one handler per connection).
@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from btu_scheduler.http import Endpoint, Result, classify
+from btu_scheduler.fire.answers import Result, classify
+from btu_scheduler.fire.endpoint import Endpoint
 from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
 
 KEY = "key-abc"
@@ -300,3 +301,58 @@ class TestEndpoint:
             seen.headers.get("Authorization"),
             result.outcome,
         )
+
+
+def raw_server(answer: bytes) -> tuple[int, threading.Thread]:
+    """A one-connection raw socket server: reads one request, writes ``answer`` (as much
+    of it as the client takes), closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    buf += conn.recv(65536)
+                head, _, body = buf.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(body) < length:
+                    body += conn.recv(65536)
+                try:
+                    conn.sendall(answer)
+                except OSError:
+                    pass  # the client stopped reading: what a bounded client does
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return port, thread
+
+
+class TestBoundedAnswers:
+    def test_endless_answer_without_length_is_an_error_not_a_buffer(
+        self, endpoint_factory: Callable[..., Endpoint]
+    ) -> None:
+        """An answer with neither Content-Length nor chunks that streams 8 MiB is cut off
+        past 1 MiB: a retryable bad response, not a body read into memory whole."""
+        port, thread = raw_server(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * (8 * 1024 * 1024))
+        result = endpoint_factory(f"http://127.0.0.1:{port}").enqueue("TS-1", "cron", DUE, FIRE_ID)
+        thread.join(10)
+        assert (
+            Result(
+                Outcome.RETRYING, http=200, detail="bad response: body larger than 1048576 bytes"
+            )
+            == result
+        )
+
+    def test_too_large_republish_answer_is_an_error(
+        self, endpoint_factory: Callable[..., Endpoint]
+    ) -> None:
+        """The republish call reads its answer under the same bound."""
+        port, thread = raw_server(b"HTTP/1.1 500 Oops\r\n\r\n" + b"y" * (3 * 1024 * 1024))
+        result = endpoint_factory(f"http://127.0.0.1:{port}").republish_all()
+        thread.join(10)
+        assert (Outcome.RETRYING, 500, True) == (
+            result.outcome, result.http, "larger than" in result.detail
+        )  # fmt: skip

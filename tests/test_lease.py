@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from btu_scheduler.dispatch import CLAIMED, FENCED, Dispatcher, DispatchSettings
 from btu_scheduler.engine import Fire
+from btu_scheduler.fire.dispatch import CLAIMED, FENCED, Dispatcher, DispatchSettings
 from btu_scheduler.lease import Lease
 from streams.keys import Keys
 

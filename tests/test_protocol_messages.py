@@ -286,7 +286,8 @@ class TestWireFormat:
             )
 
     def test_fire_record_fields(self) -> None:
-        """A fire record carries the 11 fields of PROTOCOL.md; lag_ms is sent - due."""
+        """A fire record carries the 12 fields of PROTOCOL.md 1.1 (``detail`` since 1.1);
+        lag_ms is sent - due."""
         assert {
             "v": "1",
             "fire_id": "TS-000001@1795747880000",
@@ -299,6 +300,7 @@ class TestWireFormat:
             "job": "TS-000001_1795747880000",
             "attempt": "1",
             "instance": "host-1:4242",
+            "detail": "",
         } == FIRE_ENQUEUED.encode()
 
     def test_fire_record_without_http_status_has_empty_http(self) -> None:

@@ -7,6 +7,7 @@ a real server's behaviour (MULTI/EXEC under concurrency, BLOCK, socket timeouts,
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -187,8 +188,9 @@ class TestSnapshot:
     def test_snapshot_without_stream_starts_at_zero(
         self, any_redis: redis.Redis, keys: Keys
     ) -> None:
-        """With no stream yet, the snapshot is empty and reading starts at 0-0."""
-        assert Snapshot(items={}, last_id="0-0") == snapshot(any_redis, keys)
+        """With no stream yet, the snapshot is empty and reading starts at 0-0, the
+        stream's 0th entry."""
+        assert Snapshot(items={}, last_id="0-0", entries_added=0) == snapshot(any_redis, keys)
 
     def test_snapshot_holds_state_and_last_entry_id(
         self, any_redis: redis.Redis, keys: Keys
@@ -199,6 +201,7 @@ class TestSnapshot:
         last = publish_delete(any_redis, keys, ScheduleDelete(id="TS-A", ts=TS))
         snap = snapshot(any_redis, keys)
         assert last == snap.last_id
+        assert snap.entries_added in (3, None)  # None from servers before Redis 7
         assert {"RL-B": any_redis.hget(keys.state, "RL-B")} == snap.items
         assert [bytes] == [type(v) for v in snap.items.values()]
 
@@ -538,6 +541,18 @@ class TestRpc:
         assert 55 <= real_redis.ttl(keys.rpc_reply("abc123")) <= 60
         [(_, fields)] = stream(real_redis, keys.rpc_reply("abc123"))
         assert reply == RpcReply.decode(fields)
+
+    def test_send_reply_leaves_a_key_of_another_type_alone(
+        self, real_redis: redis.Redis, keys: Keys
+    ) -> None:
+        """A reply key that already exists as a string (someone else's) gets neither the
+        reply nor a TTL: send_reply says which type it found."""
+        key = keys.rpc_reply("taken1")
+        real_redis.set(key, "not ours")
+        reply = RpcReply(rid="taken1", ok=True, ts=TS, data={"armed": 1})
+        with contextlib.suppress(redis.ResponseError):  # the old MULTI raised WRONGTYPE
+            assert "string" == send_reply(real_redis, keys, reply)
+        assert (-1, b"not ours") == (real_redis.ttl(key), real_redis.get(key))
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,11 @@ def once(item_id: str, at: int) -> ScheduleUpsert:
     return ScheduleUpsert(id=item_id, kind=Kind.ONCE, task="task", enabled=True, ts=T0, at=at)
 
 
+class NoneBroken:
+    def still_broken(self, _held: object) -> list[object]:
+        return []
+
+
 class FakeDaemon:
     """Just what RpcHandler needs: an engine, stats and a few callbacks."""
 
@@ -46,6 +51,7 @@ class FakeDaemon:
         self.state: dict[str, ScheduleUpsert] = {}
         self.reloaded: list[str] = []
         self.resyncs = 0
+        self.dead = NoneBroken()
 
     def now_ms(self) -> int:
         return self.now
@@ -270,3 +276,50 @@ class TestOther:
         assert [("A", T0 + MIN), ("B", T0 + 5 * MIN), ("C", None)] == [
             (d["id"], d["next"]) for d in data
         ]
+
+
+class TestFarFuture:
+    def test_items_at_the_end_of_time_are_described(
+        self, daemon: FakeDaemon, rpc: RpcHandler
+    ) -> None:
+        """A once item at the last representable instant and a cron item whose last wall
+        time is 9999-12-31 (Tokyo) appear in next/schedules/reload with ISO text; a cron
+        whose next wall time would map past 9999 in UTC (New York) is disarmed, not an
+        error."""
+        daemon.state = {
+            "RL-END": once("RL-END", 253_402_300_799_999),
+            "TS-TOKYO": cron("TS-TOKYO", "59 23 31 12 *", "Asia/Tokyo"),
+            "TS-NY": cron("TS-NY", "59 23 31 12 *", "America/New_York"),
+        }
+        daemon.now = 253_402_000_000_000  # 9999-12-28, after New York's 9998 instant
+        rpc.handle("resync", None)
+        upcoming = rpc.handle("next", "10")
+        listed = {d["id"]: d["next_iso"] for d in rpc.handle("schedules", None)}
+        assert [
+            ("TS-TOKYO", "9999-12-31T14:59:00+00:00"),
+            ("RL-END", "9999-12-31T23:59:59.999+00:00"),
+        ] == [(d["id"], d["due_iso"]) for d in upcoming]
+        assert {
+            "RL-END": "9999-12-31T23:59:59.999+00:00",
+            "TS-TOKYO": "9999-12-31T23:59:00+09:00",
+            "TS-NY": None,
+        } == listed
+        assert ["9999-12-31T23:59:00+09:00"] == rpc.handle("reload", "TS-TOKYO")["next"]
+
+
+class TestLimits:
+    def test_next_above_the_cap_is_refused_naming_it(self, rpc: RpcHandler) -> None:
+        """`next 10000` asks for more than the 1,000 a reply may list: ok=0 naming it."""
+        with pytest.raises(BadRequest, match=f"between 1 and {MAX_LIST}"):
+            rpc.handle("next", "10000")
+        assert 1_000 == MAX_LIST
+
+    def test_schedules_lists_at_most_the_cap(self, daemon: FakeDaemon, rpc: RpcHandler) -> None:
+        """With more items than the cap, schedules lists the cap's worth, earliest first."""
+        for n in range(MAX_LIST + 5):
+            daemon.engine.apply(once(f"RL-{n:05d}", T0 + n * MIN), T0)
+        data = rpc.handle("schedules", None)
+        assert MAX_LIST == len(data)
+        assert "RL-00000" == data[0]["id"] and f"RL-{MAX_LIST - 1:05d}" == data[-1]["id"]
+        with pytest.raises(BadRequest):
+            rpc.handle("schedules", str(MAX_LIST + 1))

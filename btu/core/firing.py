@@ -191,15 +191,14 @@ def plan_fire(
 def check_due(facts: ItemFacts, due: int, now_ms: int, late_limit_ms: int) -> None:
     """Refuse (400) a fire whose ``due`` is not an instant of the item as the database has
     it now: for a schedule, an instant of its cron expression in its zone (the daemon's
-    own engine) no older than ``late_limit_ms`` and not ahead of the site's clock; for a
-    run-later item, exactly its instant."""
-    if facts.kind == Kind.ONCE:
-        if due != facts.at_ms:
-            raise FireRejected(
-                BAD_REQUEST,
-                f"due {due} is not the instant of run-later item {facts.name!r} ({facts.at_ms}).",
-            )
-        return
+    own engine); for a run-later item, exactly its instant. Either way the instant may
+    be neither ahead of the site's clock (beyond a small clock skew) nor older than
+    ``late_limit_ms``: the daemon never fires early, and never sends an old fire."""
+    if facts.kind == Kind.ONCE and due != facts.at_ms:
+        raise FireRejected(
+            BAD_REQUEST,
+            f"due {due} is not the instant of run-later item {facts.name!r} ({facts.at_ms}).",
+        )
     if due > now_ms + EARLY_TOLERANCE_MS:
         raise FireRejected(
             BAD_REQUEST,
@@ -213,6 +212,8 @@ def check_due(facts: ItemFacts, due: int, now_ms: int, late_limit_ms: int) -> No
             f"due {due} is {(now_ms - due) // 1000} s old, older than the late-fire limit of "
             f"{late_limit_ms // 1000} s (BTU Configuration).",
         )
+    if facts.kind == Kind.ONCE:
+        return
     try:
         schedule = compile_schedule(facts.cron, facts.tz)
     except CronError as e:

@@ -3,7 +3,7 @@
 * BTU Manager: manages tasks, schedules and run-later items; reads logs; pings and
   republishes.
 * BTU User: reads tasks, schedules, run-later items, logs and reports.
-* BTU Scheduler: the daemon's API user; may only call ``enqueue_scheduled`` and
+* BTU Scheduler: the daemon's API user; may only call ``enqueue_scheduled``, ``whoami`` and
   ``republish_all`` (no Desk access, no document permissions).
 * System Manager (and Administrator) keep everything.
 """

@@ -34,6 +34,20 @@ def check_may_act_as(user: str, user_roles: Collection[str], run_as: str, what: 
     )
 
 
+def check_author(author: str | None, author_roles: Collection[str], run_as: str, what: str) -> None:
+    """Raise :class:`RunAsError` unless ``author``, who set ``what`` (a schedule's
+    argument overrides, a run-later item's arguments), may act for ``run_as``: a Run As
+    changed after the arguments were set must not lend its user to them."""
+    if not author:
+        raise RunAsError(f"Nobody is recorded as having set {what}: set them again.")
+    if may_act_as(author, author_roles, run_as):
+        return
+    raise RunAsError(
+        f"{what} were set by {author}, who may not act for {run_as}: {run_as} or a System "
+        "Manager must set them again (or clear them)."
+    )
+
+
 def check_runner(run_as: str | None, exists: bool, enabled: bool) -> str:
     """The user a run starts as, or :class:`RunAsError` when it cannot start as anyone."""
     if not run_as:

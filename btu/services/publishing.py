@@ -26,6 +26,8 @@ RELOAD_TIMEOUT_S = 1.0
 SCHEDULE_FIELDS = ("name", "task", "enabled", "cron_expression", "time_zone")
 RUN_LATER_FIELDS = ("name", "task", "function_path", "run_at", "status")
 _PENDING = "btu_publish_pending"
+# Names per query when reading what to publish after a commit.
+FLUSH_CHUNK = 500
 
 
 def now_ms() -> int:
@@ -83,21 +85,22 @@ def _forget() -> None:
     setattr(frappe.local, _PENDING, None)
 
 
-def current_events(items) -> list[Event]:
-    """:func:`current_event` of many ``(doctype, name)`` items, in their order, with one
-    query per doctype and one for the tasks."""
-    rows: dict[tuple[str, str], frappe._dict] = {}
-    for doctype in {d for d, _n in items}:
-        names = sorted({n for d, n in items if d == doctype})
-        for row in frappe.get_all(
-            doctype, filters={"name": ["in", names]}, fields=list(_fields(doctype))
-        ):
-            # The database compares names without case, as get_value would.
-            rows[(doctype, row.name.lower())] = row
-    tasks = sorted({row.get("task") for row in rows.values() if row.get("task")})
+def current_events(pending: set[tuple[str, str]]) -> list[Event]:
+    """:func:`current_event` for many items, with one query per doctype (per chunk of
+    names) and one for their tasks, instead of two per item."""
+    rows: dict[tuple[str, str], dict] = {}
+    for doctype in sorted({d for d, _ in pending}):
+        names = sorted(n for d, n in pending if d == doctype)
+        for start in range(0, len(names), FLUSH_CHUNK):
+            chunk = names[start : start + FLUSH_CHUNK]
+            found = frappe.get_all(
+                doctype, filters={"name": ["in", chunk]}, fields=list(_fields(doctype))
+            )
+            rows.update(((doctype, row.name), row) for row in found)
+    tasks = sorted({str(row.get("task")) for row in rows.values() if row.get("task")})
     enabled = (
         {
-            t.name.lower(): bool(t.enabled)
+            t.name: bool(t.enabled)
             for t in frappe.get_all(
                 "BTU Task", filters={"name": ["in", tasks]}, fields=["name", "enabled"]
             )
@@ -105,13 +108,13 @@ def current_events(items) -> list[Event]:
         if tasks
         else {}
     )
-    tz, ts = get_system_timezone(), now_ms()
+    system_tz, ts = get_system_timezone(), now_ms()
     events = []
-    for doctype, name in items:
-        row = rows.get((doctype, name.lower()))
+    for doctype, name in sorted(pending):
+        row = rows.get((doctype, name))
         task = row.get("task") if row else None
-        task_enabled = enabled.get(task.lower(), False) if task else bool(row)
-        events.append(event_for(doctype, row, name, task_enabled, tz, ts))
+        task_enabled = enabled.get(str(task), False) if task else bool(row)
+        events.append(event_for(doctype, row, name, task_enabled, system_tz, ts))
     return events
 
 
@@ -121,8 +124,8 @@ def _flush() -> None:
     if not pending:
         return
     try:
-        r, keys = get_redis(), site_keys()
-        sync.publish_changed(r, keys, current_events(sorted(pending)))
+        # One HMGET and one MULTI/EXEC per FLUSH_CHUNK items, however many changed.
+        sync.publish_changed(get_redis(), site_keys(), current_events(pending))
     except REDIS_ERRORS as e:
         # The save is committed; the hourly heal_state (or the form's confirmation)
         # publishes it once Redis is back.

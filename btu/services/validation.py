@@ -42,6 +42,46 @@ def may_choose_for(run_as: str | None, what: str) -> None:
         frappe.throw(str(e), frappe.PermissionError, title=_("Run As"))
 
 
+def authored_arguments(task: str) -> list[tuple[str | None, str]]:
+    """``(who set them, what)`` for the argument overrides of ``task``'s schedules and the
+    arguments of its pending run-later items: what its runs take besides its own."""
+    rows = [
+        (r.arguments_set_by, f"The argument overrides of schedule {r.name}")
+        for r in frappe.get_all(
+            "BTU Task Schedule",
+            filters={"task": task, "argument_overrides": ("is", "set")},
+            fields=["name", "arguments_set_by"],
+        )
+    ]
+    rows += [
+        (r.arguments_set_by, f"The arguments of run-later item {r.name}")
+        for r in frappe.get_all(
+            "BTU Run Later",
+            filters={"task": task, "status": "Pending", "arguments": ("is", "set")},
+            fields=["name", "arguments_set_by"],
+        )
+    ]
+    return rows
+
+
+def authored_arguments_fit(task: str, run_as: str | None) -> None:
+    """Refuse (403) a new Run As that arguments set by others could not run as."""
+    problems = []
+    for author, what in authored_arguments(task):
+        try:
+            runas.check_author(
+                author, frappe.get_roles(author) if author else [], run_as or "", what
+            )
+        except runas.RunAsError as e:
+            problems.append(str(e))
+    if problems:
+        frappe.throw(
+            "<br>".join(frappe.utils.escape_html(p) for p in problems),
+            frappe.PermissionError,
+            title=_("Run As"),
+        )
+
+
 def extra_runnable_functions(text: str | None, changed: bool) -> None:
     """Extra Runnable Functions: System Managers only; each line a function of an
     installed app, defined in the module the line names."""

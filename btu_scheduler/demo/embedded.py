@@ -114,6 +114,8 @@ def _wait_ready(url: str, alive: Any, timeout: float = 10.0) -> None:
             try:
                 client.ping()
                 return
+            except redis.AuthenticationError:
+                return  # it answers: a server started with --requirepass
             except redis.ConnectionError:
                 if time.monotonic() > deadline or not alive():
                     raise RuntimeError(f"Redis at {url} did not start") from None

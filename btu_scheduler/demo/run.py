@@ -251,3 +251,11 @@ def _summary(
     print(f"    {cli} HGETALL {keys.state}")
     print(f"    {cli} GET {keys.leader}")
     print(f"    {cli} HGETALL {keys.scheduler('demo-daemon')}")
+    env = f"BTU_SITE={keys.site} BTU_REDIS_URL={server.url}"
+    print("  or with the operator's commands (in the venv: `. .venv/bin/activate`):")
+    for command in ("status", "schedules", "fires", "dead"):
+        print(f"    {env} btu-scheduler {command}")
+    if not keep:
+        print("  (this Redis stops with the demo: run `btu-scheduler demo --keep` to keep it)")
+    print("  read next: README.md (what BTU is), docs/operations.md (running the daemon),")
+    print("  docs/desk-guide.md (tasks and schedules in the Desk)")

@@ -1,9 +1,16 @@
-"""A stand-in for the site's ``btu.api.enqueue_scheduled`` (and ``republish_all``).
+"""A stand-in for the site's ``btu.api.enqueue_scheduled``, ``enqueue_batch`` (and
+``republish_all``).
 
 It behaves as PROTOCOL.md "Firing" step 4 asks of the app: token authentication, the
 fire_id recorded durably (a Redis set) before enqueueing, so a repeated request answers
 ``duplicate: true`` and enqueues nothing, and the RQ job id derived from the fire_id.
 Tasks are looked up by the item's ``task`` in a registry given at start.
+
+``enqueue_batch`` ("Batch firing") answers one result per fire, in order, each decided as
+a single request would be (an error status becomes ``{"fire_id", "error": {"status",
+"message"}}``). ``StandInConfig.batch`` plays an app before protocol 1.1: ``"417"``
+answers the batch path as Frappe v15 does for an unknown method, ``"404"`` as a proxy
+might.
 """
 
 from __future__ import annotations
@@ -19,8 +26,15 @@ import orjson
 import redis
 from rq import Queue
 
-from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, demo_seen_key
+from streams import keys as stream_keys
+from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, WHOAMI_PATH, demo_seen_key
 from streams.messages import job_id_for
+
+# What Frappe v15 answers (HTTP 417) for a whitelisted method that does not exist.
+UNKNOWN_BATCH = (
+    "frappe.exceptions.ValidationError: Failed to get method for command "
+    "btu.api.enqueue_batch with No module named 'btu.api.enqueue_batch'"
+)
 
 
 @dataclass
@@ -39,6 +53,11 @@ class StandInConfig:
     fault: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     republished: int = 0
+    # "yes": enqueue_batch is known; "417" or "404": it is not (an app before 1.1).
+    batch: str = "yes"
+    # Called with each batch request body before it is answered (tests sleep in it).
+    batch_hook: Callable[[dict[str, Any]], None] | None = None
+    batches: list[list[str]] = field(default_factory=list)  # fire_ids of each batch
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,11 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
         cfg = self.server.cfg
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        payload: dict[str, Any] | bytes
         if self.headers.get("Authorization") != f"token {cfg.api_key}:{cfg.api_secret}":
             self._reply(401, {"exc_type": "AuthenticationError", "exception": "bad token"})
             return
         if self.path == ENQUEUE_PATH:
             status, payload = self.server.enqueue(body)
+        elif self.path == stream_keys.ENQUEUE_BATCH_PATH:
+            status, payload = self.server.enqueue_batch(body)
         elif self.path == REPUBLISH_PATH:
             count = cfg.republish() if cfg.republish else 0
             cfg.republished += 1
@@ -65,8 +87,22 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 404, {"exc_type": "DoesNotExistError", "exception": self.path}
         self._reply(status, payload)
 
-    def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = orjson.dumps(payload)
+    def do_GET(self) -> None:
+        """``btu.api.whoami``: the daemon's start-up check and ``btu-scheduler check``."""
+        cfg = self.server.cfg
+        if self.headers.get("Authorization") != f"token {cfg.api_key}:{cfg.api_secret}":
+            self._reply(401, {"exc_type": "AuthenticationError", "exception": "bad token"})
+        elif self.path == WHOAMI_PATH:
+            from btu_scheduler import __version__
+
+            answer = {"user": "btu-daemon@stand-in", "roles": ["BTU Scheduler"], "app": "btu",
+                      "version": __version__, "protocol": "1", "can_fire": True}  # fmt: skip
+            self._reply(200, {"message": answer})
+        else:
+            self._reply(404, {"exc_type": "DoesNotExistError", "exception": self.path})
+
+    def _reply(self, status: int, payload: dict[str, Any] | bytes) -> None:
+        data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -76,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a daemon opens up to http_concurrency connections at once
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a daemon killed mid-request) is not an error here."""
@@ -89,12 +126,42 @@ class _Server(ThreadingHTTPServer):
         self.queue = Queue(cfg.queue, connection=self.redis)
         self.lock = threading.Lock()
 
+    def enqueue_batch(self, body: bytes) -> tuple[int, dict[str, Any] | bytes]:
+        cfg = self.cfg
+        if cfg.batch == "417":
+            return 417, {"exc_type": "ValidationError", "exception": UNKNOWN_BATCH}
+        if cfg.batch == "404":
+            return 404, b"<html><body>404 Not Found</body></html>"
+        try:
+            fires = orjson.loads(body)["fires"]
+            assert isinstance(fires, list) and all(isinstance(f, dict) for f in fires)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            return 400, {"exc_type": "ValidationError", "exception": "bad batch body"}
+        cfg.batches.append([str(f.get("fire_id")) for f in fires])
+        if cfg.batch_hook is not None:
+            cfg.batch_hook({"fires": fires})
+        results = []
+        for fire in fires:
+            status, payload = self.enqueue_one(fire)
+            if status == 200:
+                results.append({"fire_id": fire.get("fire_id")} | payload["message"])
+            else:
+                error = {"status": status, "message": str(payload.get("exception", ""))}
+                results.append({"fire_id": fire.get("fire_id"), "error": error})
+        return 200, {"message": {"results": results}}
+
     def enqueue(self, body: bytes) -> tuple[int, dict[str, Any]]:
         try:
             request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return 400, {"exc_type": "ValidationError", "exception": "bad request body"}
+        return self.enqueue_one(request)
+
+    def enqueue_one(self, request: Any) -> tuple[int, dict[str, Any]]:
+        try:
             item_id, fire = str(request["id"]), str(request["fire_id"])
             int(request["due"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             return 400, {"exc_type": "ValidationError", "exception": "bad request body"}
         self.cfg.requests.append(request)
         if self.cfg.fault is not None:
@@ -105,7 +172,8 @@ class _Server(ThreadingHTTPServer):
         if function is None:
             return 404, {"exc_type": "DoesNotExistError", "exception": f"unknown item {item_id}"}
         job_id = job_id_for(fire)
-        # Durable de-duplication first: a fire_id is enqueued at most once, ever.
+        # Durable de-duplication first: a fire_id is enqueued at most once, ever, whether
+        # it came singly or in a batch.
         if not self.redis.sadd(demo_seen_key(self.cfg.site), fire):
             return 200, {"message": {"job_id": job_id, "duplicate": True}}
         self.queue.enqueue(function, job_id=job_id, meta={"fire_id": fire, "due": request["due"]})

@@ -74,3 +74,32 @@ class TestExtraRunnableFunctions(FrappeTestCase):
         doc.flags.ignore_permissions = True  # as if a Role Permission granted write
         with self.assertRaises(frappe.PermissionError):
             doc.save()
+
+
+class TestWhoami(FrappeTestCase):
+    """``btu.api.whoami``: the daemon's start-up check and ``btu-scheduler check``."""
+
+    def tearDown(self):
+        frappe.set_user("Administrator")
+
+    def test_scheduler_user_learns_who_it_is_and_the_version(self):
+        """The daemon's API user (BTU Scheduler) is answered its name and the app's version."""
+        from btu import __version__, api
+        from btu.testing import make_user
+
+        daemon = make_user("btu-test-daemon@example.com", "BTU Scheduler")
+        frappe.set_user(daemon)
+        got = api.whoami()
+        self.assertEqual(
+            (daemon, ["BTU Scheduler"], __version__, True),
+            (got["user"], got["roles"], got["version"], got["can_fire"]),
+        )
+
+    def test_user_without_the_scheduler_role_is_refused(self):
+        """A BTU User may not call it (403), so a wrong key is found by `check`."""
+        from btu import api
+        from btu.testing import make_user
+
+        frappe.set_user(make_user("btu-test-user@example.com", "BTU User"))
+        with self.assertRaises(frappe.PermissionError):
+            api.whoami()

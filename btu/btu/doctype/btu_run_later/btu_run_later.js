@@ -39,6 +39,7 @@
             frappe
                 .xcall("btu.api.confirm_item", { doctype: frm.doctype, name: frm.doc.name })
                 .then((a) => {
+                    frm.dashboard.clear_headline(); // show_message appends
                     frm.dashboard.set_headline_alert(frappe.utils.escape_html(a.message), a.indicator);
                     frappe.show_alert({ message: a.message, indicator: a.indicator }, 7);
                 });

@@ -31,16 +31,18 @@ class BTURunLater(Document):
         runs); a function's item runs as its own Run As (by default, its creator)."""
         if self.task:
             self.run_as = None
-            if self._args and (
-                self.has_value_changed("arguments") or self.has_value_changed("task")
-            ):
+            if not self._args:
+                self.arguments_set_by = None
+            elif self.has_value_changed("arguments") or self.has_value_changed("task"):
                 validation.may_choose_for(
                     validation.task_run_as(self.task), f"Task {self.task} with arguments"
                 )
+                self.arguments_set_by = frappe.session.user
             return
         self.run_as = self.run_as or frappe.session.user
         if any(self.has_value_changed(f) for f in ("function_path", "arguments", "run_as")):
             validation.may_choose_for(self.run_as, f"Function {self.function_path}")
+            self.arguments_set_by = frappe.session.user if self._args else None
 
     def check_function(self):
         if self.task:

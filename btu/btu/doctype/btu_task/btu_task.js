@@ -12,16 +12,20 @@
             if (frm.doc.enabled && frm.perm[0] && frm.perm[0].write) {
                 frm.add_custom_button(__("Run now"), () => run_now(frm));
             }
-            frm.add_custom_button(
-                __("Schedule"),
-                () => frappe.new_doc("BTU Task Schedule", { task: frm.doc.name }),
-                __("Create")
-            );
-            frm.add_custom_button(
-                __("Run Later"),
-                () => frappe.new_doc("BTU Run Later", { task: frm.doc.name }),
-                __("Create")
-            );
+            if (frappe.model.can_create("BTU Task Schedule")) {
+                frm.add_custom_button(
+                    __("Schedule"),
+                    () => frappe.new_doc("BTU Task Schedule", { task: frm.doc.name }),
+                    __("Create")
+                );
+            }
+            if (frappe.model.can_create("BTU Run Later")) {
+                frm.add_custom_button(
+                    __("Run Later"),
+                    () => frappe.new_doc("BTU Run Later", { task: frm.doc.name }),
+                    __("Create")
+                );
+            }
             if (frm.doc.last_outcome) {
                 const colour = frm.doc.last_outcome === "Success" ? "green" : "orange";
                 frm.dashboard.set_headline_alert(

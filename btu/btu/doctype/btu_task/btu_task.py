@@ -23,6 +23,8 @@ class BTUTask(Document):
             self.run_as = frappe.session.user
         if any(self.has_value_changed(f) for f in WHAT_RUNS):
             validation.may_choose_for(self.run_as, f"Task {self.title or self.name}")
+        if not self.is_new() and self.has_value_changed("run_as"):
+            validation.authored_arguments_fit(self.name, self.run_as)
 
     def check_arguments(self):
         self._args = validation.arguments(self.arguments, "Arguments")

@@ -210,3 +210,28 @@ class TestBTUTask(FrappeTestCase):
             ),
         )
         self.assertEqual(f"{frappe.local.site}::{log.fire_id}", answer["job_id"])
+
+    def test_arguments_set_for_one_run_as_do_not_run_as_another(self):
+        """Overrides a BTU Manager set while a task ran as him do not run once Run As
+        moves to Administrator: the move is refused while they stand, and a run that
+        meets them anyway (Run As changed behind the form's back) fails with the reason."""
+        make_user(MANAGER, "BTU Manager")
+        task = make_task(run_as="Administrator", function_path="btu.samples.hello", arguments="")
+        with acting_as(MANAGER):
+            doc = frappe.get_doc("BTU Task", task.name)
+            doc.run_as = MANAGER
+            doc.save()
+            schedule = make_schedule(task.name, argument_overrides='{"name": "pwn"}')
+        self.assertEqual(MANAGER, schedule.arguments_set_by)
+        doc = frappe.get_doc("BTU Task", task.name)
+        doc.run_as = "Administrator"
+        with self.assertRaisesRegex(frappe.PermissionError, "were set by " + MANAGER):
+            doc.save()
+        frappe.db.set_value("BTU Task", task.name, "run_as", "Administrator")
+        with patch("btu.services.firing.enqueue_job", side_effect=lambda log: log.job_id):
+            answer = api.run_task_now(task.name, schedule.name)
+        with self.assertRaises(TaskFailed):
+            runner.run_task(answer["task_log"])
+        log = frappe.get_doc("BTU Task Log", answer["task_log"])
+        self.assertEqual(("Failed", None), (log.status, log.result))
+        self.assertIn("may not act for Administrator", log.error)

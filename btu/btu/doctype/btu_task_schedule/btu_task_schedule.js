@@ -84,12 +84,12 @@
     // The headline shows, in this order: the preview's error while the form is being
     // edited, else the scheduler's answer to the last save (until the form is edited).
     function show_headline(frm) {
+        // Frappe's show_message appends: clear first, or the answer shows twice.
+        frm.dashboard.clear_headline();
         if (frm.__btu_preview_error) {
             frm.dashboard.set_headline_alert(frappe.utils.escape_html(frm.__btu_preview_error), "red");
         } else if (frm.__btu_answer && !frm.is_dirty()) {
             frm.dashboard.set_headline_alert(frm.__btu_answer.html, frm.__btu_answer.indicator);
-        } else {
-            frm.dashboard.clear_headline();
         }
     }
 

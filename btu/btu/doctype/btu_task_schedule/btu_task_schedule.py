@@ -2,6 +2,7 @@
 
 import time
 
+import frappe
 from frappe.model.document import Document
 
 from btu.core.frequency import FrequencySpec
@@ -28,13 +29,15 @@ class BTUTaskSchedule(Document):
 
     def check_argument_overrides(self):
         self._overrides = validation.arguments(self.argument_overrides, "Argument Overrides")
-        # Overrides change what the task runs as its Run As user.
-        if self._overrides and (
-            self.has_value_changed("argument_overrides") or self.has_value_changed("task")
-        ):
+        # Overrides change what the task runs as its Run As user: who sets them must be
+        # able to act for that user, then and at every run (arguments_set_by).
+        if not self._overrides:
+            self.arguments_set_by = None
+        elif self.has_value_changed("argument_overrides") or self.has_value_changed("task"):
             validation.may_choose_for(
                 validation.task_run_as(self.task), f"Task {self.task} with argument overrides"
             )
+            self.arguments_set_by = frappe.session.user
 
     def check_function(self):
         validation.task_callable(self.task, self._overrides)

@@ -7,14 +7,13 @@ Flow of one fire (PROTOCOL.md "Firing"):
    ``fired:{fire_id}`` marker exists, skipped if ``last-fire`` shows a later instant was
    claimed, else it sets the marker, records the due in ``last-fire`` and adds the
    fire to ``inflight``; atomically.
-2. Claimed fires go to a :class:`~btu_scheduler.sender.Sender`: each attempt is one POST
-   over keep-alive connections, many in flight at once, so a slow call never delays the
-   others.
-3. Transient failures are retried with capped exponential backoff from a timer heap (no
-   thread sleeps) until the retry deadline.
-4. Every outcome becomes one entry in ``btu:{site}:fires``; a single recorder thread
-   writes them in batches (one script call each), marks the fire ``done`` or
-   ``failed`` and takes it out of ``inflight``.
+2. Claimed fires go to a :class:`~btu_scheduler.fire.sender.Sender`
+   (:mod:`btu_scheduler.fire.batching`): many requests in flight at once, so a slow call
+   never delays the others; each fire gets its own outcome.
+3. Transient failures are retried per fire (:mod:`btu_scheduler.fire.retry`) until the
+   retry deadline.
+4. Every outcome becomes one entry in ``btu:{site}:fires``
+   (:mod:`btu_scheduler.fire.records`).
 
 Memory is bounded: beyond ``max_backlog`` unfinished fires, new ones are recorded as
 ``failed`` at once instead of queueing.
@@ -22,24 +21,22 @@ Memory is bounded: beyond ``max_backlog`` unfinished fires, new ones are recorde
 
 from __future__ import annotations
 
-import heapq
 import itertools
-import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import orjson
 import structlog
 from redis import Redis
-from redis.exceptions import RedisError
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result
-from btu_scheduler.sender import Sender
+from btu_scheduler.fire.answers import Result
+from btu_scheduler.fire.records import Recorder
+from btu_scheduler.fire.retry import RetryPolicy, RetryTimer
+from btu_scheduler.fire.sender import Sender
 from streams.keys import Keys, Marker, Outcome
-from streams.messages import FireRecord
+from streams.messages import DETAIL_MAX, FireRecord
 from streams.redisio import text
 
 log = structlog.get_logger("btu_scheduler.dispatch")
@@ -78,24 +75,6 @@ end
 return out
 """
 
-# Writes a batch of outcomes in one call. KEYS: fires stream, inflight, then one fired
-# marker per record. ARGV: maxlen, then per record a JSON list of its field/value strings
-# followed by the new marker value ('' to leave the marker alone) and the fire_id. A new
-# marker value means the fire is finished: it leaves inflight.
-_RECORD_MANY = """
-for i = 3, #KEYS do
-  local rec = cjson.decode(ARGV[i - 1])
-  local fid = table.remove(rec)
-  local marker = table.remove(rec)
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(rec))
-  if marker ~= '' then
-    redis.call('SET', KEYS[i], marker, 'XX', 'KEEPTTL')
-    redis.call('ZREM', KEYS[2], fid)
-  end
-end
-return #KEYS - 2
-"""
-
 # KEYS: leader, fired marker, inflight. ARGV: token, marker value, the "claimed" prefix,
 # ttl_ms, fire_id, due. Take over a fire another incarnation claimed but never finished
 # (it died, or stopped and left it for us): fenced, and only while the marker still says
@@ -114,15 +93,30 @@ return 1
 """
 
 
-@dataclass(order=True)
-class _Job:
-    """A claimed fire on its way; ordered by when its next attempt is due."""
+_LOG_LEVEL = {Outcome.RETRYING: "warning", Outcome.FAILED: "error"}
 
-    not_before: float
+
+def reason(result: Result) -> str:
+    """The ``detail`` of a fire record: empty for a success; else the HTTP status with
+    the site's message (``HTTP 404: BTU Task X not found``) or what went wrong."""
+    if result.outcome in (Outcome.ENQUEUED, Outcome.DUPLICATE) and not result.detail:
+        return ""
+    text = result.detail.strip()
+    if result.http is not None and "HTTP " not in text:
+        text = f"HTTP {result.http}: {text}" if text else f"HTTP {result.http}"
+    return text[:DETAIL_MAX]
+
+
+@dataclass
+class _Job:
+    """A claimed fire on its way."""
+
     seq: int
-    fire: Fire = field(compare=False)
-    deadline: float = field(compare=False)  # monotonic
-    attempt: int = field(compare=False, default=0)
+    fire: Fire
+    deadline: float  # monotonic
+    attempt: int = 0
+    started: float = 0.0  # monotonic, at submit
+    first_lag_ms: int | None = None  # of the first attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,23 +160,17 @@ class Dispatcher:
         self._clock = clock
         self._on_outcome = on_outcome
         self._claim_many = r.register_script(_CLAIM_MANY)
-        self._record_many = r.register_script(_RECORD_MANY)
         self._reclaim = r.register_script(_RECLAIM)
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self._unfinished: dict[int, _Job] = {}
-        self._retry_heap: list[_Job] = []
-        self._retry_cv = threading.Condition(self._lock)
-        self._records: queue.Queue[tuple[FireRecord, str | None] | None] = queue.Queue()
-        self._stopping = False
         self._accepting = True
         self._running = 0
-        self._threads = [
-            threading.Thread(target=self._retry_loop, name="btu-retry", daemon=True),
-            threading.Thread(target=self._record_loop, name="btu-recorder", daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
+        self._policy = RetryPolicy(
+            settings.retry_initial_s, settings.retry_max_s, settings.retry_deadline_s
+        )
+        self._retries: RetryTimer[_Job] = RetryTimer(self._attempt)
+        self._recorder = Recorder(r, keys, settings.fires_maxlen)
 
     # -- claiming (main loop) -----------------------------------------------------
 
@@ -232,10 +220,15 @@ class Dispatcher:
         with self._lock:
             return len(self._unfinished)
 
+    @property
+    def retrying(self) -> int:
+        """Fires waiting for their next attempt."""
+        return self._retries.waiting
+
     def submit(self, fire: Fire) -> bool:
         """Send a claimed fire; False (and a ``failed`` record) when the backlog is full."""
         now = time.monotonic()
-        job = _Job(now, next(self._seq), fire, now + self._s.retry_deadline_s)
+        job = _Job(next(self._seq), fire, now + self._policy.deadline_s, started=now)
         with self._lock:
             full = len(self._unfinished) >= self._s.max_backlog or not self._accepting
             if not full:
@@ -246,14 +239,21 @@ class Dispatcher:
         self._attempt(job)
         return True
 
+    def flush(self) -> None:
+        """Everything submitted so far may go out now (no batching linger)."""
+        self._sender.flush()
+
     def record(self, fire: Fire, outcome: str, detail: str = "") -> None:
         """Record an outcome for a fire that is not sent (missed, duplicate)."""
         now = self._now_ms()
+        # The stream's detail says why a fire is retrying or failed, and is empty otherwise
+        # (PROTOCOL.md 1.1); the log line keeps the note either way.
+        kept = detail if outcome in (Outcome.FAILED, Outcome.RETRYING) else ""
         record = FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=now, outcome=outcome,
-            instance=self._s.instance, attempt=0,
+            instance=self._s.instance, attempt=0, detail=kept,
         )  # fmt: skip
-        self._emit(record, None, detail)
+        self._emit(record, None, note=detail)
 
     def _attempt(self, job: _Job) -> None:
         """Start one attempt; :meth:`_attempted` runs when the sender has the answer."""
@@ -271,114 +271,64 @@ class Dispatcher:
         self._sender.send(job.fire, done)
 
     def _attempted(self, job: _Job, result: Result, sent: int) -> None:
+        if job.first_lag_ms is None:
+            job.first_lag_ms = sent - job.fire.due
         if not result.retryable:
             self._finish(job, result, sent)
             return
-        delay = min(self._s.retry_max_s, self._s.retry_initial_s * 2 ** (job.attempt - 1))
+        delay = self._policy.delay(job.attempt)
         if time.monotonic() + delay > job.deadline:
-            self._finish(
-                job, Result(Outcome.FAILED, result.http, detail=f"gave up: {result.detail}"), sent
-            )
+            tried = time.monotonic() - job.started
+            why = f"gave up after {job.attempt} attempts over {tried:.1f} s: {reason(result)}"
+            self._finish(job, Result(Outcome.FAILED, result.http, detail=why), sent)
             return
-        self._emit(self._record_of(job, result, sent), None, result.detail)
-        with self._retry_cv:
-            if self._stopping:
-                return  # left in _unfinished: handed back at shutdown
-            job.not_before = time.monotonic() + delay
-            heapq.heappush(self._retry_heap, job)
-            self._retry_cv.notify()
+        self._emit(self._record_of(job, result, sent), None, job.first_lag_ms, delay)
+        # When stopping, the job is not scheduled: left in _unfinished, handed back.
+        self._retries.schedule(job, delay)
 
     def _finish(self, job: _Job, result: Result, sent: int) -> None:
         with self._lock:
             self._unfinished.pop(job.seq, None)
-        if job.attempt == 0:
-            job.attempt = 1
         marker = Marker.FAILED if result.outcome == Outcome.FAILED else Marker.DONE
-        self._emit(self._record_of(job, result, sent), marker, result.detail)
+        self._emit(self._record_of(job, result, sent), marker, job.first_lag_ms)
 
     def _record_of(self, job: _Job, result: Result, sent: int) -> FireRecord:
         fire = job.fire
         return FireRecord(
             fire_id=fire.fire_id, id=fire.id, due=fire.due, sent=sent, outcome=result.outcome,
             instance=self._s.instance, attempt=job.attempt, http=result.http, job=result.job,
+            detail=reason(result),
         )  # fmt: skip
 
-    def _emit(self, record: FireRecord, marker: str | None, detail: str) -> None:
-        log.info(
+    def _emit(
+        self,
+        record: FireRecord,
+        marker: str | None,
+        first_lag_ms: int | None = None,
+        retry_in_s: float | None = None,
+        note: str = "",
+    ) -> None:
+        """Log the outcome (warning when retrying, error when failed) and queue it for the
+        fires stream. A retry line shows the first attempt's lag apart from the delay."""
+        shown = record.detail or note
+        extra: dict[str, object] = {"detail": shown} if shown else {}
+        if first_lag_ms is not None and record.attempt > 1:
+            extra["first_lag_ms"] = first_lag_ms
+        if retry_in_s is not None:
+            extra["retry_in_s"] = round(retry_in_s, 3)
+        level = _LOG_LEVEL.get(record.outcome, "info")
+        getattr(log, level)(
             "fire",
             id=record.id, fire_id=record.fire_id, due=record.due, lag_ms=record.lag_ms,
             outcome=record.outcome, http=record.http, attempt=record.attempt, job=record.job,
-            **({"detail": detail} if detail else {}),
+            **extra,
         )  # fmt: skip
         if self._on_outcome is not None:
-            self._on_outcome(record, detail)
-        self._records.put((record, marker))
+            self._on_outcome(record, record.detail)
+        self._recorder.put(record, marker)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
-
-    # -- retry timer --------------------------------------------------------------
-
-    def _retry_loop(self) -> None:
-        while True:
-            with self._retry_cv:
-                if self._stopping:
-                    return
-                if not self._retry_heap:
-                    self._retry_cv.wait()
-                    continue
-                wait = self._retry_heap[0].not_before - time.monotonic()
-                if wait > 0:
-                    self._retry_cv.wait(wait)
-                    continue
-                job = heapq.heappop(self._retry_heap)
-            self._attempt(job)  # outside the lock: it takes the lock itself
-
-    # -- recorder -----------------------------------------------------------------
-
-    def _record_loop(self) -> None:
-        backoff = 0.1
-        batch: list[tuple[FireRecord, str | None]] = []
-        done = False
-        while not (done and not batch):
-            if not batch:
-                item = self._records.get()
-                if item is None:
-                    done = True
-                    continue
-                batch.append(item)
-                if self._records.qsize() < 50:
-                    time.sleep(0.005)  # let a burst's outcomes gather: fewer, larger writes
-                while len(batch) < 500:
-                    try:
-                        more = self._records.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        done = True
-                        break
-                    batch.append(more)
-            try:
-                self._write(batch)
-                batch = []
-                backoff = 0.1
-            except RedisError as e:
-                log.warning("fires_record_retry", error=str(e), pending=len(batch))
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                if done and backoff >= 5.0:
-                    log.error("fires_record_dropped", count=len(batch))
-                    return
-
-    def _write(self, batch: list[tuple[FireRecord, str | None]]) -> None:
-        keys = [self._keys.fires, self._keys.inflight]
-        args: list[str | int | bytes] = [self._s.fires_maxlen]
-        for record, marker in batch:
-            keys.append(self._keys.fired(record.fire_id))
-            flat = [x for pair in record.encode().items() for x in pair]
-            flat += (marker or "", record.fire_id)
-            args.append(orjson.dumps(flat))
-        self._record_many(keys=keys, args=args)
 
     # -- shutdown -----------------------------------------------------------------
 
@@ -391,11 +341,9 @@ class Dispatcher:
         ``inflight``, and the next leader re-sends it (:mod:`btu_scheduler.recovery`).
         So a hand-back can never undo what a newer leader did (mark the fire ``done``,
         move ``last-fire`` on), whether or not this instance still holds the lease."""
-        with self._retry_cv:
+        with self._lock:
             self._accepting = False
-            self._stopping = True
-            self._retry_heap.clear()
-            self._retry_cv.notify_all()
+        self._retries.stop()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:
@@ -408,7 +356,6 @@ class Dispatcher:
         for job in left:
             log.info("fire_handed_back", id=job.fire.id, fire_id=job.fire.fire_id)
         self._sender.close()
-        self._records.put(None)
-        for t in self._threads:
-            t.join(timeout=max(0.1, deadline - time.monotonic()) + 2)
+        self._recorder.close(timeout=max(0.1, deadline - time.monotonic()) + 2)
+        self._retries.join(timeout=1)
         return len(left)

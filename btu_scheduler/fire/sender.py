@@ -2,10 +2,10 @@
 
 Two implementations:
 
-- :class:`btu_scheduler.firesender.FireSender`, the production one: one asyncio thread,
-  keep-alive connections, no thread per request;
+- :class:`btu_scheduler.fire.batching.BatchingSender`, the production one: one asyncio
+  thread, batches of fires per request, no thread per request;
 - :class:`ThreadedSender`, which runs any blocking ``enqueue(id, kind, due, fire_id)``
-  (``btu_scheduler.http.Endpoint`` or a test's fake) on a thread pool.
+  (``btu_scheduler.fire.endpoint.Endpoint`` or a test's fake) on a thread pool.
 
 Either way ``done(result, sent_ms)`` is called exactly once per ``send``, from the
 sender's own thread; ``sent_ms`` is when the request went out (for ``lag_ms``).
@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.http import Result
+from btu_scheduler.fire.answers import Result
 from streams.keys import Outcome
 
 log = structlog.get_logger("btu_scheduler.sender")
@@ -33,6 +33,9 @@ Enqueue = Callable[[str, str, int, str], Result]
 class Sender(Protocol):
     def send(self, fire: Fire, done: Done) -> None:
         """Start sending ``fire``; never blocks on the network."""
+
+    def flush(self) -> None:
+        """Everything handed over so far may go now (no waiting for more)."""
 
     def close(self) -> None:
         """Stop; requests still in flight may not call back."""
@@ -59,6 +62,9 @@ class ThreadedSender:
             log.exception("fire_attempt_crashed", id=fire.id, fire_id=fire.fire_id)
             result = Result(Outcome.FAILED, detail=f"internal error: {e.__class__.__name__}")
         done(result, sent)
+
+    def flush(self) -> None:
+        pass  # each fire goes at once
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,6 +1,6 @@
-"""FireSender, the fire path's own HTTP/1.1 client, against a scriptable local server:
-response framings, keep-alive reuse and its failure modes, timeouts, the connection cap,
-and TLS."""
+"""The fire path's HTTP client (btu_scheduler/fire/client.py), driven through the
+BatchingSender sending single requests, against a scriptable local server: response
+framings, keep-alive reuse and its failure modes, timeouts, the connection cap, and TLS."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import orjson
 import pytest
 
 from btu_scheduler.engine import Fire
-from btu_scheduler.firesender import FireSender
-from btu_scheduler.http import Result
+from btu_scheduler.fire.answers import Result
+from btu_scheduler.fire.batching import BatchingSender, BatchSettings
+from btu_scheduler.fire.client import make_client
 from streams.keys import ENQUEUE_PATH, Outcome
 
 OK_BODY = b'{"message": {"job_id": "TS-1_1000", "duplicate": false}}'
@@ -132,7 +133,21 @@ class Server:
 
 
 MakeServer = Callable[..., Server]
-MakeSender = Callable[..., FireSender]
+MakeSender = Callable[..., BatchingSender]
+
+
+def FireSender(
+    url: str,
+    headers: dict[str, str],
+    timeout_s: float,
+    concurrency: int,
+    ssl_context: ssl.SSLContext | None = None,
+) -> BatchingSender:
+    """Single requests (batch size 1) over the fire client."""
+    settings = BatchSettings(batch_size=1, concurrency=concurrency, timeout_s=timeout_s)
+    return BatchingSender(
+        lambda: make_client(url, headers, timeout_s, concurrency, ssl_context), settings
+    )
 
 
 @pytest.fixture
@@ -150,10 +165,10 @@ def serve() -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture
-def senders() -> Iterator[Callable[..., FireSender]]:
-    made: list[FireSender] = []
+def senders() -> Iterator[MakeSender]:
+    made: list[BatchingSender] = []
 
-    def make(url: str, **kwargs: object) -> FireSender:
+    def make(url: str, **kwargs: object) -> BatchingSender:
         options: dict[str, object] = {"timeout_s": 2.0, "concurrency": 4} | kwargs
         sender = FireSender(url, dict(HEADERS), **options)  # type: ignore[arg-type]
         made.append(sender)
@@ -164,7 +179,7 @@ def senders() -> Iterator[Callable[..., FireSender]]:
         sender.close()
 
 
-def send_all(sender: FireSender, count: int, timeout: float = 10.0) -> list[Result]:
+def send_all(sender: BatchingSender, count: int, timeout: float = 10.0) -> list[Result]:
     """Send ``count`` fires and wait for every answer, in the order of the fires."""
     results: dict[int, Result] = {}
     done = threading.Event()
@@ -208,6 +223,20 @@ def test_host_header_overrides_the_url_host(serve: MakeServer) -> None:
         sender.close()
     lines = server.requests[0].split(b"\r\n\r\n")[0].decode().split("\r\n")
     assert ["Host: erp.example.com"] == [line for line in lines if line.startswith("Host:")]
+
+
+def test_credentials_in_the_url_never_reach_the_host_header(serve: MakeServer) -> None:
+    """``http://user:pass@host:port`` sends ``Host: host:port``: the password stays home."""
+    server = serve(lambda n, c, req: ok())
+    url = server.url.replace("http://", "http://frappe:hunter2@")
+    sender = FireSender(url, HEADERS, 2.0, 2)
+    try:
+        send_all(sender, 1)
+    finally:
+        sender.close()
+    head = server.requests[0].split(b"\r\n\r\n")[0].decode()
+    assert f"Host: 127.0.0.1:{server.port}" in head.split("\r\n")
+    assert "hunter2" not in head
 
 
 def test_keep_alive_reuses_one_connection(serve: MakeServer, senders: MakeSender) -> None:
@@ -321,3 +350,81 @@ def test_https_with_a_trusted_certificate(serve: MakeServer, tmp_path: Path) -> 
     finally:
         sender.close()
     assert (Outcome.ENQUEUED, 1) == (result.outcome, len(server.requests))
+
+
+def test_interim_1xx_responses_are_skipped(serve: MakeServer, senders: MakeSender) -> None:
+    """``100 Continue`` and ``103 Early Hints`` before the real answer are not the answer;
+    the connection stays usable for the next request."""
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    server = serve(lambda n, c, req: interim + ok())
+    sender = senders(server.url)
+    first, second = (send_all(sender, 1)[0] for _ in range(2))
+    assert [(Outcome.ENQUEUED, 200, "TS-1_1000")] * 2 == [
+        (r.outcome, r.http, r.job) for r in (first, second)
+    ]
+    assert 1 == server.connections
+
+
+def test_switching_protocols_is_a_bad_response(serve: MakeServer, senders: MakeSender) -> None:
+    """A 101 answer to a POST is not a final answer we can use: a retryable bad response
+    (the protocol layer names it: an upgrade nobody asked for)."""
+    server = serve(lambda n, c, req: b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + ok())
+    [result] = send_all(senders(server.url), 1)
+    assert (Outcome.RETRYING, "bad response") == (result.outcome, result.detail.split(":")[0])
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\n\r\n", id="no-length"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n", id="chunk-line"
+        ),
+    ],
+)
+def test_an_endless_response_is_cut_off_and_its_connection_closed(
+    serve: MakeServer, senders: MakeSender, head: bytes
+) -> None:
+    """A response that streams on without a length (or with a chunk-size line that never
+    ends) is not buffered without limit: past the cap (1 MiB of body; a line longer than
+    the protocol layer's limit) it is a retryable bad response and the connection is
+    closed, long before the read timeout."""
+    stream = head + b"x" * (8 * 1024 * 1024)
+    server = serve(lambda n, c, req: stream)
+    sender = senders(server.url, timeout_s=30.0)
+    [result] = send_all(sender, 1, timeout=25.0)
+    assert (Outcome.RETRYING, "bad response") == (result.outcome, result.detail.split(":")[0])
+    if b"chunked" not in head:
+        assert "body larger than 1048576 bytes" in result.detail
+    wait = time.monotonic() + 10
+    while server.concurrent and time.monotonic() < wait:
+        time.sleep(0.01)
+    assert 0 == server.concurrent  # the client closed its end
+
+
+def test_a_307_redirect_is_followed_with_the_post(serve: MakeServer, senders: MakeSender) -> None:
+    """A site that moved its API answers 307: the same POST (body and token) goes to the
+    new place, and its answer is the fire's."""
+    moved = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"
+    server = serve(lambda n, c, req: moved if n == 1 else ok())
+    [result] = send_all(senders(server.url), 1)
+    assert (Outcome.ENQUEUED, 2) == (result.outcome, len(server.requests))
+    second = server.requests[1].split(b"\r\n\r\n")
+    assert second[0].startswith(b"POST /moved HTTP/1.1")
+    assert f"Authorization: token key:{SECRET}".encode() in second[0]
+    assert b"TS-0@1000" in second[1]
+
+
+def test_the_proxy_from_the_environment_carries_the_request(
+    serve: MakeServer, senders: MakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HTTP_PROXY`` set: the request goes to the proxy, in absolute form, for the site's
+    address (the site here has a name nothing resolves)."""
+    proxy = serve(lambda n, c, req: ok())
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    [result] = send_all(senders("http://erp.site.invalid:8000"), 1)
+    assert Outcome.ENQUEUED == result.outcome
+    line = proxy.requests[0].split(b"\r\n")[0]
+    assert f"POST http://erp.site.invalid:8000{ENQUEUE_PATH} HTTP/1.1".encode() == line

@@ -1,0 +1,113 @@
+"""Building the engine from a snapshot of the state hash, off the engine lock.
+
+Start-up and ``resync`` share it. Every Redis read, every decode and the whole engine
+build (compiling expressions, finding catch-up instants) happen without the lock, into
+a new :class:`Engine`; the daemon then swaps it in under the lock, which takes
+microseconds, so firing never waits behind a reload (a 200,000-item resync once held the
+lock for half a second and made a 1-second item fire 533 ms late).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import redis
+from redis import Redis
+
+from btu_scheduler.deadletters import DeadLetters
+from btu_scheduler.engine import Engine, Fire
+from streams.errors import CronError
+from streams.keys import Keys
+from streams.messages import ScheduleUpsert
+from streams.publish import decode_state_values, snapshot
+from streams.redisio import text
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A new engine and what goes with it, ready to be swapped in."""
+
+    engine: Engine
+    catch_up: list[Fire]
+    last_id: str  # schedules stream position of the snapshot
+    last_count: int | None  # how many entries the stream ever had up to it (Redis 7)
+    rpc_last_id: str  # RPC stream's last id when the snapshot was read (start-up only)
+    last_fire: dict[str, int]
+    state_ids: list[str]  # every id in the state hash, valid or not
+    now: int
+    started: float  # perf_counter at the start of the build
+
+    @property
+    def ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 1)
+
+
+def read_last_fire(r: Redis, keys: Keys) -> dict[str, int]:
+    return {text(k): int(v) for k, v in r.hgetall(keys.last_fire).items() if v.isdigit()}
+
+
+def stream_last_id(r: Redis, key: str) -> str:
+    try:
+        info = r.xinfo_stream(key)
+    except redis.ResponseError:
+        return "0-0"
+    return text(info["last-generated-id"])
+
+
+def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -> Loaded:
+    """Snapshot → decoded specs → a new engine with its catch-up fires. No lock taken."""
+    started = time.perf_counter()
+    snap = snapshot(r, keys)
+    rpc_last_id = stream_last_id(r, keys.rpc)
+    last_fire = read_last_fire(r, keys)
+    specs, bad = decode_state_values(snap.items)
+    for item_id, raw, error in bad:
+        dead.add(keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
+
+    def on_error(spec: ScheduleUpsert, error: CronError) -> None:
+        dead.add(keys.state, spec.id, spec.encode(), str(error))
+
+    engine = Engine(grace_ms=grace_ms)
+    catch_up = engine.load(specs, last_fire, now_ms, on_error=on_error)
+    return Loaded(
+        engine,
+        catch_up,
+        snap.last_id,
+        snap.entries_added,
+        rpc_last_id,
+        last_fire,
+        list(snap.items),
+        now_ms,
+        started,
+    )
+
+
+class _FiredBy(Mapping[str, int]):
+    """The last instant the old engine fired per item, as a ``last-fire`` mapping."""
+
+    def __init__(self, old: Engine) -> None:
+        self._old = old
+
+    def __getitem__(self, item_id: str) -> int:
+        item = self._old.armed.get(item_id)
+        if item is None or item.last_fired is None:
+            raise KeyError(item_id)
+        return item.last_fired
+
+    def __iter__(self) -> Iterator[str]:
+        return (item.id for item in self._old.armed if item.last_fired is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def carry_over(old: Engine, loaded: Loaded, now_ms: int) -> list[Fire]:
+    """Call under the engine lock, just before the swap: what the old engine fired while
+    the new one was being built is not fired again. Only the items due by now are
+    looked at, so this is cheap whatever the number of items. Returns the catch-up fires
+    still to send."""
+    fired = _FiredBy(old)
+    loaded.engine.skip_fired(fired, now_ms)
+    return [f for f in loaded.catch_up if fired.get(f.id, -1) < f.due]

@@ -1,0 +1,152 @@
+"""How the CLI prints the daemon's answers and the streams' entries as text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from streams.keys import F
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def iso(ms: Any) -> str:
+    """Epoch ms as ISO 8601 UTC, exact to the millisecond; the number itself when it is
+    outside the years 1-9999."""
+    if not isinstance(ms, int):
+        return "-"
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return f"{ms} ms"
+    return moment.isoformat(timespec="milliseconds")
+
+
+def age(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "?"
+    return f"{ms / 1000:.1f} s"
+
+
+def show_ping(d: dict[str, Any]) -> str:
+    role = "leader" if d.get("leader") else "standby"
+    return (
+        f"pong from {d['instance']} ({role}), version {d['version']}, up {d['uptime_s']:.0f} s, "
+        f"{d['armed']} armed, next due {iso(d.get('next_due'))}"
+    )
+
+
+def show_status(d: dict[str, Any]) -> str:
+    lag = d.get("lag_ms", {})
+    broken = d.get("broken", [])
+    lines = [
+        f"instance   {d['instance']} ({'leader' if d.get('leader') else 'standby'})",
+        f"armed      {d['armed']} of {d['items']} items; next due {iso(d.get('next_due'))}",
+        f"events     {d['events_applied']} applied, {d['dead_letters']} dead letters",
+        f"fires      {d['fires_sent']} sent, {d['fires_failed']} failed, "
+        f"{d['fires_missed']} missed, backlog {d.get('backlog', 0)}",
+        f"lag ms     p50 {lag.get('p50')}  p90 {lag.get('p90')}  p99 {lag.get('p99')}  "
+        f"max {lag.get('max')}  ({lag.get('samples', 0)} samples)",
+        f"leader     {d.get('leader_instance') or d.get('leader_lease') or 'none'}",
+        f"broken     {len(broken)} item{'' if len(broken) == 1 else 's'}",
+    ]
+    lines += [f"  {b['id']}  {b['error']}" for b in broken]
+    lines.append("instances:")
+    rows = [("INSTANCE", "ROLE", "ARMED", "HEARTBEAT AGE", "HOST", "VERSION")]
+    for inst in d.get("instances", []):
+        rows.append(
+            (
+                str(inst.get("instance")),
+                str(inst.get("role")),
+                str(inst.get("armed", "")),
+                age(inst.get("heartbeat_age_ms")),
+                str(inst.get("host", "")),
+                str(inst.get("version", "")),
+            )
+        )
+    lines += ["  " + line for line in table(rows)]
+    return "\n".join(lines)
+
+
+def table(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def show_next(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "nothing armed"
+    return "\n".join(f"{iso(r['due'])}  {r['id']}" for r in rows)
+
+
+def show_schedules(rows: list[dict[str, Any]]) -> str:
+    """A header row, then one row per item: its state tells armed, disabled, done (a
+    once item that fired), cancelled, ended and broken (with the error) apart."""
+    if not rows:
+        return "no items"
+    out = [("ID", "STATE", "NEXT", "SCHEDULE", "TASK")]
+    for r in rows:
+        state = r.get("state") or ("armed" if r.get("next") is not None else "disarmed")
+        if state == "broken":
+            out.append((r["id"], state, "-", r.get("error", ""), "-"))
+            continue
+        if r.get("kind") == "cron":
+            what = f"{r.get('cron')} {r.get('tz')}"
+        else:
+            what = f"once at {iso(r.get('at'))}"
+        out.append((r["id"], state, r.get("next_iso") or "-", what, str(r.get("task"))))
+    return "\n".join(table(out))
+
+
+def show_reload(d: dict[str, Any]) -> str:
+    if not d.get("armed"):
+        return f"{d['id']}: reloaded, not armed"
+    return f"{d['id']}: reloaded, next {', '.join(d.get('next', [])[:3])}"
+
+
+def show_cancel(d: dict[str, Any]) -> str:
+    if d.get("removed"):
+        return f"{d['id']}: cancelled until its next change"
+    return f"{d['id']}: was not armed; nothing cancelled"
+
+
+NUMERIC_FIRE_FIELDS = (F.DUE, F.SENT, F.LAG_MS, F.ATTEMPT, F.HTTP)
+
+
+def fire_json(fields: dict[str, str]) -> dict[str, Any]:
+    """The entry with its numbers as JSON numbers (an empty ``http`` is null)."""
+    out: dict[str, Any] = dict(fields)
+    for name in NUMERIC_FIRE_FIELDS:
+        raw = fields.get(name)
+        if raw == "":
+            out[name] = None
+        elif raw is not None and raw.lstrip("-").isdigit():
+            out[name] = int(raw)
+    return out
+
+
+def fire_line(fields: dict[str, str]) -> str:
+    due = int(fields[F.DUE]) if fields.get(F.DUE, "").isdigit() else None
+    detail = fields.get(F.DETAIL, "")
+    return (
+        f"{iso(due)}  {fields.get(F.OUTCOME, '?'):<9} {fields.get(F.ID, '?'):<20} "
+        f"lag {fields.get(F.LAG_MS, '?')} ms  http {fields.get(F.HTTP) or '-'}  "
+        f"attempt {fields.get(F.ATTEMPT, '?')}  job {fields.get(F.JOB) or '-'}"
+        + (f"  detail {detail}" if detail else "")
+    )
+
+
+def dead_json(fields: dict[str, str], item_id: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = dict(fields) | {"id": item_id}
+    if fields.get(F.TS, "").isdigit():
+        out[F.TS] = int(fields[F.TS])
+    return out
+
+
+def dead_line(fields: dict[str, str], item_id: str | None) -> str:
+    ts = int(fields[F.TS]) if fields.get(F.TS, "").isdigit() else None
+    return (
+        f"{iso(ts)}  id {item_id or '-'}  source {fields.get(F.SOURCE, '?')}  "
+        f"entry {fields.get(F.ENTRY, '?')}  reason {fields.get(F.REASON, '?')}"
+    )
