@@ -12,7 +12,7 @@ from frappe.utils.background_jobs import get_redis_conn
 from rq.job import Job
 
 from btu import api
-from btu.core.timeconv import to_epoch_ms
+from btu.core.timeconv import from_epoch_ms, to_epoch_ms
 from btu.exceptions import BadFireRequest
 from btu.redis_conn import REDIS_ERRORS
 from btu.services import batch_firing
@@ -25,6 +25,12 @@ LOG = "BTU Task Log"
 
 def request(item: str, due: int, kind: str = "cron") -> dict:
     return {"id": item, "kind": kind, "due": due, "fire_id": f"{item}@{due}"}
+
+
+def run_later(task: str, offset_ms: int = 5_000):
+    """A run-later item of ``task`` due ``offset_ms`` after DUE (the site's clock is put
+    just after DUE in these tests: a fire is refused ahead of the clock or too late)."""
+    return make_run_later(task=task, run_at=from_epoch_ms(DUE + offset_ms, get_system_timezone()))
 
 
 def once(item) -> dict:
@@ -56,7 +62,7 @@ class TestEnqueueBatch(FrappeTestCase):
     def test_mixed_batch_answers_per_fire_in_order(self):
         """Valid cron and once fires are recorded and enqueued; an unknown item (404), a
         disabled schedule (409) and a bad due (400) get their own answers, in order."""
-        item = make_run_later(task=self.task.name)
+        item = run_later(self.task.name)
         off = make_schedule(self.task.name, enabled=0)
         fires = [
             request(self.schedule.name, DUE),
@@ -97,7 +103,7 @@ class TestEnqueueBatch(FrappeTestCase):
 
     def test_repeated_batch_is_duplicate_and_records_nothing_twice(self):
         """The same batch again answers duplicate for every fire and enqueues nothing."""
-        item = make_run_later(task=self.task.name)
+        item = run_later(self.task.name)
         fires = [request(self.schedule.name, DUE), once(item)]
         first, _ = fire_batch(fires)
         again, enqueue = fire_batch(fires)
@@ -134,7 +140,7 @@ class TestEnqueueBatch(FrappeTestCase):
 
     def test_run_later_items_go_in_flight(self):
         """Fired run-later items are In Flight and linked to their logs."""
-        items = [make_run_later(task=self.task.name) for _ in range(3)]
+        items = [run_later(self.task.name, 5_000 + i) for i in range(3)]
         results, _ = fire_batch([once(i) for i in items])
         self.assertEqual([False] * 3, [r["duplicate"] for r in results])
         for item, result in zip(items, results, strict=True):
@@ -157,7 +163,7 @@ class TestEnqueueBatch(FrappeTestCase):
     def test_redis_refusal_is_503_and_undone(self):
         """When Redis refuses the pipeline, the batch's logs are deleted, its run-later
         items are Pending again and those fires answer 503; other answers stand."""
-        item = make_run_later(task=self.task.name)
+        item = run_later(self.task.name)
         fires = [request(self.schedule.name, DUE), once(item), request("TS-999999", DUE)]
         refused = redis.exceptions.ConnectionError("Connection refused")
         with (
