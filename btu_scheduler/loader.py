@@ -62,6 +62,7 @@ def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -
     snap = snapshot(r, keys)
     rpc_last_id = stream_last_id(r, keys.rpc)
     last_fire = read_last_fire(r, keys)
+    state_ids = list(snap.items)  # before decoding: the bulk decode empties the snapshot
     specs, bad = decode_state_values(snap.items)
     for item_id, raw, error in bad:
         dead.add(keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
@@ -78,7 +79,7 @@ def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -
         snap.entries_added,
         rpc_last_id,
         last_fire,
-        list(snap.items),
+        state_ids,
         now_ms,
         started,
     )
