@@ -99,20 +99,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from btu_scheduler.daemon import Daemon
 
+    def read() -> config.Fleet:
+        return config.load_fleet(args.config, overrides=cliopts.overrides(args))[0]
+
     try:
-        settings, sources = cliopts.load(args, warn=False)
-        settings.require_firing()
+        fleet, sources = config.load_fleet(args.config, overrides=cliopts.overrides(args))
+        for site in fleet.sites:
+            site.require_firing()
     except ConfigError as e:
         return cliopts.fail(str(e), 2)
-    logs.configure(
-        settings.log_level,
-        settings.log_format,
-        context={"site": settings.site, "instance": settings.instance},
-    )
+    first = fleet.sites[0] if fleet.sites else fleet.settings_for("defaults.check")
+    context = {"instance": first.instance}
+    if not fleet.multi:
+        context["site"] = first.site
+    logs.configure(first.log_level, first.log_format, context=context)
     unknown = config.unknown_env_warning(sources)
     if unknown:
         log.warning("unknown_environment_variable", problem=unknown)
-    return Daemon(settings).run()
+    if not fleet.multi:
+        return Daemon(first).run()
+    from btu_scheduler.fleet.supervisor import Supervisor
+
+    return Supervisor(fleet, read).run()
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -28,10 +28,11 @@ from btu_scheduler.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("/etc/btu_scheduler/btu_scheduler.toml")
 ENV_PREFIX = "BTU_"
 MASK = "********"
-SECRET_SETTINGS = frozenset({"api_secret"})
+SECRET_SETTINGS = frozenset({"api_secret", "signing_secret"})
 MARKER_MARGIN_S = 60.0
 URL_SETTINGS = frozenset({"redis_url", "frappe_url"})  # may carry a password
-MAX_LINGER_MS = 1000.0  # a longer linger would only delay fires
+MAX_LINGER_MS = 1000.0
+MIN_SIGNING_SECRET = 32  # a longer linger would only delay fires
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,11 @@ class Settings:
     shutdown_timeout_seconds: float = 10.0
     # observability: host:port serving /metrics, /healthz, /readyz ("" = off)
     metrics_listen: str = ""
+    # the bench-level secret for signed requests (docs/decisions/0012): used for a site
+    # that has no api_key/api_secret of its own
+    signing_secret: str = field(default="", repr=False)
+    # multi-site: the daemons that share this name spread the sites among themselves
+    pool: str = "default"
 
     @property
     def renew_seconds(self) -> float:
@@ -94,18 +100,29 @@ class Settings:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "api_secret":
+            if f.name in SECRET_SETTINGS:
                 value = MASK if value else ""
             elif f.name in URL_SETTINGS:
                 value = mask_url(value)
             out[f.name] = value
         return out
 
+    @property
+    def signed(self) -> bool:
+        """Requests are signed with the bench secret (the site has no API key)."""
+        return not self.api_key and bool(self.signing_secret)
+
     def require_firing(self) -> None:
         """The settings `run` needs beyond what the operator commands need."""
-        for name in ("frappe_url", "api_key", "api_secret"):
+        needed = ["frappe_url"]
+        if not self.signed:
+            needed += ["api_key", "api_secret"]
+        for name in needed:
             if not getattr(self, name):
-                raise ConfigError(f"setting {name!r} is missing (env {ENV_PREFIX}{name.upper()})")
+                hint = " (or signing_secret, for signed requests)" if name != "frappe_url" else ""
+                raise ConfigError(
+                    f"setting {name!r} is missing (env {ENV_PREFIX}{name.upper()}){hint}"
+                )
 
 
 def mask_url(url: str) -> str:
@@ -162,11 +179,78 @@ def load(
     return load_with_sources(path, env, overrides)[0]
 
 
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """Every site one ``btu-scheduler run`` serves.
+
+    The single-site form (``site = …``) gives one site. The multi-site form gives one
+    :class:`Settings` per ``[sites."name"]`` table: the file's top-level values, then the
+    ``BTU_*`` variables and flags, are the defaults every site inherits; a site's table
+    overrides them for that site (its ``host_header`` defaults to its name). With
+    ``discover = true`` the daemon also serves the sites the app registered in Redis
+    (:meth:`settings_for` builds their settings from the defaults).
+    """
+
+    sites: tuple[Settings, ...]
+    multi: bool = False
+    discover: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def names(self) -> list[str]:
+        return [s.site for s in self.sites]
+
+    def get(self, site: str) -> Settings | None:
+        return next((s for s in self.sites if s.site == site), None)
+
+    def settings_for(self, site: str, host_header: str = "") -> Settings:
+        """Settings of a site the file does not list (a discovered one): the defaults."""
+        return _build_site(self.defaults, {"host_header": host_header or site}, site)
+
+
 def load_with_sources(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, str | None] | None = None,
 ) -> tuple[Settings, Sources]:
+    """One site's settings: the single-site form, or in the multi-site form the site
+    named by ``site`` (``--site``/``BTU_SITE``), or the only site listed."""
+    fleet, sources, wanted = _gather(path, env, overrides)
+    if not fleet.multi:
+        return fleet.sites[0], sources
+    if wanted:
+        chosen = fleet.get(wanted)
+        return (chosen or fleet.settings_for(wanted)), sources
+    if len(fleet.sites) == 1:
+        return fleet.sites[0], sources
+    listed = ", ".join(fleet.names()[:5]) + (", …" if len(fleet.sites) > 5 else "")
+    raise ConfigError(
+        f"the configuration serves {len(fleet.sites)} sites ({listed or 'none listed'}): "
+        "name one with --site (or BTU_SITE)"
+    )
+
+
+def load_fleet(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+) -> tuple[Fleet, Sources]:
+    """Every site to serve. A site named with ``--site``/``BTU_SITE`` in the multi-site
+    form narrows the fleet to that one site."""
+    fleet, sources, wanted = _gather(path, env, overrides)
+    if fleet.multi and wanted:
+        chosen = fleet.get(wanted) or fleet.settings_for(wanted)
+        fleet = Fleet((chosen,), True, False, fleet.defaults)
+    return fleet, sources
+
+
+FLEET_KEYS = frozenset({"sites", "discover"})  # top-level only, not settings
+
+
+def _gather(
+    path: str | Path | None,
+    env: Mapping[str, str] | None,
+    overrides: Mapping[str, str | None] | None,
+) -> tuple[Fleet, Sources, str]:
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     config_path = Path(path) if path is not None else env.get("BTU_CONFIG") or None
@@ -174,6 +258,8 @@ def load_with_sources(
         config_path = DEFAULT_CONFIG_PATH
     if config_path is not None:
         raw.update(_read_toml(Path(config_path)))
+    tables = raw.pop("sites", None)
+    discover = raw.pop("discover", False)
     from_env = []
     for name, env_name in _ENV_NAMES.items():
         if env_name in env and env[env_name] != "":
@@ -195,7 +281,36 @@ def load_with_sources(
         from_flags=tuple(from_flags),
         unknown_env=tuple(unknown),
     )
-    return _build(raw), sources
+    if not isinstance(discover, bool):
+        raise ConfigError(f"setting 'discover' must be true or false, got {discover!r}")
+    if tables is None and not discover:
+        return Fleet((_build(raw),)), sources, ""
+    return _fleet(raw, tables or {}, discover), sources, str(raw.pop("site", "") or "").strip()
+
+
+def _fleet(defaults: dict[str, Any], tables: Any, discover: bool) -> Fleet:
+    if not isinstance(tables, dict):
+        raise ConfigError("setting 'sites' must be tables: [sites.\"erp.example.com\"]")
+    defaults = {k: v for k, v in defaults.items() if k != "site"}
+    sites = []
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f'site {name!r}: [sites."{name}"] must be a table of settings')
+        for key in table:
+            if key not in _ENV_NAMES or key in ("site", "instance", "pool", "log_level",
+                                                "log_format", "metrics_listen"):  # fmt: skip
+                what = "unknown setting" if key not in _ENV_NAMES else "not a per-site setting"
+                raise ConfigError(f"site {name!r}: {what} {key!r}")
+        sites.append(_build_site(defaults, {"host_header": name, **table}, name))
+    _build_site(defaults, {}, sites[0].site if sites else "defaults.check")  # the defaults too
+    return Fleet(tuple(sites), multi=True, discover=discover, defaults=defaults)
+
+
+def _build_site(defaults: Mapping[str, Any], table: Mapping[str, Any], site: str) -> Settings:
+    try:
+        return _build({**defaults, **table, "site": site})
+    except ConfigError as e:
+        raise ConfigError(f"site {site!r}: {e}") from None
 
 
 def unknown_env_warning(sources: Sources) -> str | None:
@@ -218,7 +333,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
-    known = set(_ENV_NAMES)
+    known = set(_ENV_NAMES) | FLEET_KEYS
     for key in data:
         if key not in known:
             raise ConfigError(f"config file {str(path)!r}: unknown setting {key!r}")
@@ -310,6 +425,7 @@ def _validate(s: Settings) -> None:
     _check_url("redis_url", s.redis_url, ("redis", "rediss", "unix"), "redis://host:6379/0")
     if s.frappe_url:
         _check_url("frappe_url", s.frappe_url, ("http", "https"), "http://127.0.0.1:8000")
+    _check_fleet(s)
     if not s.instance.strip():
         raise ConfigError("setting 'instance' is empty")
     if s.log_level.lower() not in LOG_LEVELS:
@@ -339,6 +455,20 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "setting 'fired_ttl_seconds' must exceed grace_seconds + retry_deadline_seconds "
             "(or be 0: automatic)"
+        )
+
+
+def _check_fleet(s: Settings) -> None:
+    from streams.errors import ProtocolError
+    from streams.keys import PoolKeys
+
+    try:
+        PoolKeys(s.pool)
+    except ProtocolError as e:
+        raise ConfigError(f"setting 'pool': {e}") from None
+    if s.signing_secret and len(s.signing_secret) < MIN_SIGNING_SECRET:
+        raise ConfigError(
+            f"setting 'signing_secret' must be at least {MIN_SIGNING_SECRET} characters"
         )
 
 

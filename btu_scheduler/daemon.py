@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 import structlog
@@ -41,7 +41,7 @@ from btu_scheduler.fire.claiming import claim_for, latest_per_item, pending_afte
 from btu_scheduler.fire.endpoint import Endpoint
 from btu_scheduler.heap import Item
 from btu_scheduler.heartbeat import heartbeat_fields
-from btu_scheduler.lease import Lease
+from btu_scheduler.lease import Lease, LeaseState
 from btu_scheduler.metrics import Metrics
 from btu_scheduler.observe import Observability
 from btu_scheduler.reader import Reader
@@ -52,6 +52,9 @@ from btu_scheduler.takeover import Takeover
 from streams.keys import Keys
 from streams.messages import ScheduleDelete
 from streams.publish import decode_state_value
+
+if TYPE_CHECKING:
+    from btu_scheduler.fleet.hub import Hub
 
 log = structlog.get_logger("btu_scheduler")
 
@@ -73,6 +76,7 @@ class Daemon:
         *,
         clock: Callable[[], float] = time.time,
         endpoint: Endpoint | None = None,
+        hub: Hub | None = None,
     ) -> None:
         self.settings = settings
         self.instance = settings.instance
@@ -84,24 +88,28 @@ class Daemon:
         self.started_mono = time.monotonic()
         self.started_ms = self.now_ms()
         self.engine = Engine(grace_ms=int(settings.grace_seconds * 1000))
-        self.metrics = Metrics(settings.site)
+        # In a multi-site daemon (btu_scheduler.fleet) the hub shares the Redis clients,
+        # the metrics registry, the lease keeping and the reading among the sites.
+        self.hub = hub
+        self.metrics = Metrics(settings.site, hub.families if hub else None)
         self.stats = Stats(self.metrics)
         self.redis_up, self.redis_error = False, ""  # did the last lease round trip succeed
-        self.r = redis.Redis.from_url(
+        self.r = hub.r if hub else redis.Redis.from_url(
             settings.redis_url, socket_timeout=5.0, socket_connect_timeout=5.0
-        )
+        )  # fmt: skip
         # The reader's own pool (it alone uses it, so it holds one connection). Not a
         # single-connection client: that one connects here, and start-up must wait for
         # Redis in _start, not die in a constructor.
-        self.rb = redis.Redis.from_url(
+        self.rb = hub.r if hub else redis.Redis.from_url(
             settings.redis_url,
             socket_timeout=BLOCKING_SOCKET_TIMEOUT_S,
             socket_connect_timeout=5.0,
-        )
+        )  # fmt: skip
         # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
         # fires go in batches through the fire client (btu_scheduler.fire).
         self.endpoint = endpoint or setup.make_endpoint(settings)
-        sender = setup.make_sender(settings, self.endpoint, endpoint is not None, clock)
+        sender = setup.make_sender(settings, self.endpoint, endpoint is not None, clock,
+                                   hub.send_loop if hub else None)  # fmt: skip
         self.dispatcher = setup.make_dispatcher(
             settings, self.r, self.keys, sender, self.incarnation, clock, self.stats.fire_outcome
         )
@@ -115,6 +123,7 @@ class Daemon:
         )
         self.lock = threading.Condition(threading.RLock())
         self.stopping = threading.Event()
+        self.loaded = threading.Event()  # the snapshot is armed (the fleet reads after it)
         self.lease_stop = threading.Event()  # set once the hand-back is done
         self._lease_thread: threading.Thread | None = None
         self._lease_valid_until = 0.0
@@ -164,6 +173,16 @@ class Daemon:
             self._shutdown()
         return 0
 
+    def run_in_fleet(self) -> None:
+        """A site of a multi-site daemon: wait for Redis, load, fire until stopped. The
+        hub keeps the lease, reads the streams and watches the keys."""
+        if not self._start():
+            return
+        try:
+            self._firing_loop()
+        finally:
+            self._shutdown()
+
     def request_stop(self) -> None:
         if not self.stopping.is_set():
             self.stopping.set()
@@ -190,10 +209,19 @@ class Daemon:
             attempt += 1
             try:
                 self.watch.arm()
-                self._lease_tick()
-                if not lease_thread.is_alive():
-                    lease_thread.start()
-                self._load()
+                if self.hub is None:
+                    self._lease_tick()
+                    if not lease_thread.is_alive():
+                        lease_thread.start()
+                if self.hub is None:
+                    self._load()
+                else:
+                    with self.hub.load_slots:  # a few sites load at a time
+                        self._load()
+                self.loaded.set()
+                if self.hub is not None:
+                    self.redis_up, self.redis_error = True, ""
+                    self.hub.loaded(self)
                 return True
             except redisdiag.START_ERRORS as e:
                 self.redis_up, self.redis_error = False, str(e)  # /readyz says why
@@ -256,12 +284,14 @@ class Daemon:
         except RedisError:
             released = False
         self._lease_valid_until = 0.0
-        for client in (self.r, self.rb):
+        for client in () if self.hub else (self.r, self.rb):
             try:
                 client.close()
             except RedisError:
                 pass
         self.observe.stop()
+        if self.hub is not None:
+            self.metrics.forget()
         log.info("stopped", instance=self.instance, handed_back=handed, lease_released=released)
 
     # -- lease ------------------------------------------------------------------------
@@ -274,6 +304,12 @@ class Daemon:
         beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
         state = self.lease.tick(heartbeat_fields(self) if beat else None)
         self.redis_up, self.redis_error = True, ""
+        return self.apply_lease(state, started, was_valid)
+
+    def apply_lease(self, state: LeaseState, started: float, was_valid: bool) -> float:
+        """Act on a lease round trip begun at ``started`` (monotonic): extend the lease
+        or give it up, wake the firing loop on promotion. Returns seconds until the next
+        attempt."""
         renew = self.settings.renew_seconds
         if state.leader:
             self._lease_valid_until = started + self.lease.lease_ms / 1000

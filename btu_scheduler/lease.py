@@ -26,6 +26,8 @@ from streams.redisio import text
 
 # KEYS: leader, heartbeat hash. ARGV: instance, lease_ms, heartbeat_ttl_ms, f1, v1, ...
 # Field names come from streams.keys (the only place that spells them).
+# A lease without a TTL was taken by a multi-site daemon (btu_scheduler.fleet): it holds
+# while its instance is alive in its pool's members set, and is free once it is not.
 _ACQUIRE = (
     """
 local t = redis.call('TIME')
@@ -33,14 +35,29 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local role = 'standby'
 local token = redis.call('GET', KEYS[1])
 local pttl = 0
+if token then
+  pttl = redis.call('PTTL', KEYS[1])
+  if pttl == -1 then
+    local ok, v = pcall(cjson.decode, token)
+    local alive = false
+    if ok and type(v) == 'table' and type(v['@POOL@']) == 'string'
+        and type(v['@INSTANCE@']) == 'string' then
+      local until_ms = redis.call('ZSCORE', 'btu:@pool:' .. v['@POOL@'] .. ':members',
+                                  v['@INSTANCE@'])
+      if until_ms and tonumber(until_ms) >= now then
+        alive = true
+        pttl = tonumber(until_ms) - now
+      end
+    end
+    if not alive then token = false end
+  end
+end
 if not token then
   local epoch = string.format('%d', now)
   token = '{"@INSTANCE@":' .. cjson.encode(ARGV[1]) .. ',"@EPOCH@":' .. epoch .. '}'
   redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
   role = 'leader'
   pttl = tonumber(ARGV[2])
-else
-  pttl = redis.call('PTTL', KEYS[1])
 end
 local hb = {'@ROLE@', role, '@HEARTBEAT@', string.format('%d', now)}
 for i = 4, #ARGV do hb[#hb + 1] = ARGV[i] end
@@ -50,6 +67,7 @@ if role == 'leader' then return {1, token, pttl} end
 return {0, token, pttl}
 """.replace("@INSTANCE@", Leader.INSTANCE)
     .replace("@EPOCH@", Leader.EPOCH)
+    .replace("@POOL@", Leader.POOL)
     .replace("@ROLE@", Heartbeat.ROLE)
     .replace("@HEARTBEAT@", Heartbeat.HEARTBEAT)
 )

@@ -1,8 +1,10 @@
 """Prometheus metrics of one daemon (``prometheus_client``), in a registry of its own.
 
-A registry per daemon, not the library's global one: tests build several daemons in one
-process, and a daemon's numbers must never mix with another's. The registry also holds
-the default process, platform and GC collectors.
+A registry per daemon process, not the library's global one: tests build several daemons
+in one process, and a daemon's numbers must never mix with another's. The registry also
+holds the default process, platform and GC collectors. A daemon serving several sites
+shares one registry (:class:`Families`); every series but ``btu_redis_up`` has a ``site``
+label.
 
 Counters and histograms move as the fires stream says: every entry the daemon writes to
 ``btu:{site}:fires`` is one ``btu_fires_total{outcome}`` increment and one
@@ -23,6 +25,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from streams.keys import Outcome
 from streams.messages import FireRecord
@@ -33,56 +36,56 @@ PROPAGATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 SENT_OUTCOMES = frozenset({Outcome.ENQUEUED, Outcome.DUPLICATE})
 
 
-class Metrics:
-    """The daemon's instruments; thread-safe (prometheus_client's are)."""
+class Families:
+    """The metric families, registered once in one registry (with the process, platform
+    and GC collectors). A daemon serving several sites shares one: each site takes its
+    labelled children (:class:`Metrics`)."""
 
-    def __init__(self, site: str) -> None:
-        self.site = site
+    def __init__(self) -> None:
         self.registry = reg = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)
         GCCollector(registry=reg)
-        fires = Counter(
+        self.fires = Counter(
             "btu_fires_total",
             "Fire outcomes recorded in the fires stream, by outcome.",
             ["site", "outcome"],
             registry=reg,
         )
-        self._fires = {outcome: fires.labels(site, outcome) for outcome in sorted(Outcome.ALL)}
-        self._lag = Histogram(
+        self.lag = Histogram(
             "btu_fire_lag_seconds",
             "sent - due of each fires-stream entry, in seconds.",
             ["site"],
             buckets=LAG_BUCKETS,
             registry=reg,
-        ).labels(site)
-        self._dead = Counter(
+        )
+        self.dead = Counter(
             "btu_dead_letters_total",
             "Entries set aside in the dead-letter stream.",
             ["site"],
             registry=reg,
-        ).labels(site)
-        self._changes = Counter(
+        )
+        self.changes = Counter(
             "btu_changes_applied_total",
             "Schedule changes applied from the schedules stream.",
             ["site"],
             registry=reg,
-        ).labels(site)
-        self._propagation = Histogram(
+        )
+        self.propagation = Histogram(
             "btu_propagation_seconds",
             "From a change's ts (written by the app) to its application here, in seconds.",
             ["site"],
             buckets=PROPAGATION_BUCKETS,
             registry=reg,
-        ).labels(site)
-        self._last_fire = Gauge(
+        )
+        self.last_fire = Gauge(
             "btu_last_fire_timestamp_seconds",
             "Unix time of the last fire the site accepted (enqueued or duplicate).",
             ["site"],
             registry=reg,
-        ).labels(site)
-        self._gauges: dict[str, Gauge] = {
-            name: Gauge(name, doc, ["site"], registry=reg).labels(site)
+        )
+        self.gauges: dict[str, Gauge] = {
+            name: Gauge(name, doc, ["site"], registry=reg)
             for name, doc in (
                 ("btu_armed_items", "Items armed in this instance's heap."),
                 ("btu_leader", "1 on the leader, 0 on a standby."),
@@ -90,9 +93,28 @@ class Metrics:
                 ("btu_backlog", "Claimed fires not finished yet (sending or retrying)."),
             )
         }
-        self._redis_up = Gauge(
+        self.redis_up = Gauge(
             "btu_redis_up", "1 when the last Redis round trip succeeded, else 0.", registry=reg
         )
+
+
+class Metrics:
+    """One site's instruments; thread-safe (prometheus_client's are). Without
+    ``families`` the site gets a registry of its own (one daemon, one site)."""
+
+    def __init__(self, site: str, families: Families | None = None) -> None:
+        self.site = site
+        self.families = fam = families or Families()
+        self.shared = families is not None
+        self.registry = fam.registry
+        self._fires = {outcome: fam.fires.labels(site, outcome) for outcome in sorted(Outcome.ALL)}
+        self._lag = fam.lag.labels(site)
+        self._dead = fam.dead.labels(site)
+        self._changes = fam.changes.labels(site)
+        self._propagation = fam.propagation.labels(site)
+        self._last_fire = fam.last_fire.labels(site)
+        self._gauges = {name: gauge.labels(site) for name, gauge in fam.gauges.items()}
+        self._redis_up = fam.redis_up
 
     def bind(
         self,
@@ -108,7 +130,17 @@ class Metrics:
         self._gauges["btu_leader"].set_function(leader)
         self._gauges["btu_retrying_fires"].set_function(retrying)
         self._gauges["btu_backlog"].set_function(backlog)
-        self._redis_up.set_function(redis_up)
+        if not self.shared:  # a process-wide gauge: the fleet binds it once
+            self._redis_up.set_function(redis_up)
+
+    def forget(self) -> None:
+        """Remove this site's series (a site no longer served by a shared registry)."""
+        fam = self.families
+        for outcome in Outcome.ALL:
+            _remove(fam.fires, self.site, outcome)
+        for family in (fam.lag, fam.dead, fam.changes, fam.propagation, fam.last_fire,
+                       *fam.gauges.values()):  # fmt: skip
+            _remove(family, self.site)
 
     # -- observations (from Stats) ----------------------------------------------------
 
@@ -127,3 +159,10 @@ class Metrics:
 
     def dead(self) -> None:
         self._dead.inc()
+
+
+def _remove(family: MetricWrapperBase, *labels: str) -> None:
+    try:
+        family.remove(*labels)
+    except KeyError:
+        pass

@@ -7,14 +7,13 @@ acknowledgement), and after a Redis outage checks whether Redis kept its data.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import redisdiag, streaminfo
+from btu_scheduler import redisdiag, streaminfo, threads
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.rpcserver import CHANGING_COMMANDS, BadRequest
@@ -84,6 +83,12 @@ class Reader:
         pipe.xread(cast(Any, streams), count=READ_COUNT if self._behind else None,
                    block=block_ms(d.rb, BLOCK_MS))  # fmt: skip
         info_reply, reply = pipe.execute(raise_on_error=False)
+        self.process(info_reply, reply, position, count)
+
+    def process(self, info_reply: Any, reply: Any, position: str, count: int | None) -> None:
+        """Apply one XREAD ``reply`` read from ``position`` (the ``count``-th entry ever
+        added), checked against ``info_reply``, the XINFO STREAM run just before it."""
+        d = self.d
         if isinstance(reply, Exception):
             raise reply
         batches = parse_xread(reply)
@@ -248,4 +253,4 @@ class Reader:
             finally:
                 self._republishing = False
 
-        threading.Thread(target=call, name="btu-republish", daemon=True).start()
+        threads.thread(call, "btu-republish").start()

@@ -120,6 +120,33 @@ def site_of_leader_key(key: str) -> str | None:
     return site if head == "btu" and tail == "leader" and site else None
 
 
+class PoolKeys:
+    """Keys (ours) of a pool of multi-site daemons: the daemons that share a pool name
+    spread its sites among themselves (docs/scaling.md). ``@`` cannot appear in a site
+    name, so these never meet a site's keys."""
+
+    def __init__(self, pool: str) -> None:
+        if not pool or any(c not in _SITE_CHARS for c in pool) or len(pool) > 100:
+            raise ProtocolError(
+                f"pool name {pool[:40]!r} must be 1-100 characters of letters, digits, . - _"
+            )
+        self.pool = pool
+
+    @property
+    def members(self) -> str:
+        """Sorted set: ``{instance}\t{sites digest}`` → the ms (Redis time) until which
+        that daemon is alive. A site's lease held by a daemon no longer in it is free."""
+        return f"btu:@pool:{self.pool}:members"
+
+    @property
+    def control(self) -> str:
+        """Stream: commands for every daemon of the pool (``reload-config``)."""
+        return f"btu:@pool:{self.pool}:control"
+
+
+CONTROL_MAXLEN = 100
+
+
 class F:
     """Stream field names. Values on the wire are always UTF-8 strings."""
 
@@ -237,6 +264,7 @@ class Heartbeat:
     FIRES_SENT = "fires_sent"
     FIRES_FAILED = "fires_failed"
     DEAD = "dead_letters"
+    BEAT_MS = "beat_ms"  # (ours) how often this hash is refreshed: older than twice is gone
 
 
 class Leader:
@@ -244,6 +272,7 @@ class Leader:
 
     INSTANCE = "instance"
     EPOCH = "epoch"
+    POOL = "pool"  # (ours) set by a multi-site daemon: its lease has no TTL
 
 
 # Keys of the demo's stand-in endpoint (not part of the wire protocol).

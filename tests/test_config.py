@@ -133,6 +133,8 @@ ENV_CASES = [
     ("BTU_BATCH_SIZE", "batch_size", "250", 250),
     ("BTU_BATCH_LINGER_MS", "batch_linger_ms", "0", 0.0),
     ("BTU_METRICS_LISTEN", "metrics_listen", "127.0.0.1:9464", "127.0.0.1:9464"),
+    ("BTU_SIGNING_SECRET", "signing_secret", "s" * 40, None),
+    ("BTU_POOL", "pool", "bench-a", None),
 ]
 
 

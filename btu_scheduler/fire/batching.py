@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -34,6 +33,7 @@ from typing import Any
 import orjson
 import structlog
 
+from btu_scheduler import threads
 from btu_scheduler.engine import Fire
 from btu_scheduler.fire.answers import Result, batch_unknown, classify, classify_batch
 from btu_scheduler.fire.client import Client, SendError
@@ -62,6 +62,23 @@ class _Waiting:
     flushed: bool = False  # handed over before a flush: goes without lingering
 
 
+class SharedLoop:
+    """One event loop, in its own thread, for the senders of many sites."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threads.thread(self.loop.run_forever, "btu-send")
+        self.thread.start()
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=2)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
 class BatchingSender:
     """Sends fires in batches over ``client``; ``done(result, sent_ms)`` once per fire."""
 
@@ -70,12 +87,17 @@ class BatchingSender:
         make_client: Callable[[], Client],
         settings: BatchSettings,
         clock: Callable[[], float] = time.time,
+        shared: SharedLoop | None = None,
     ) -> None:
         if not 1 <= settings.batch_size <= MAX_BATCH_FIRES:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH_FIRES}")
         self._s = settings
         self._clock = clock
-        self.loop = asyncio.new_event_loop()
+        # A multi-site daemon runs every site's sender on one shared loop (one thread,
+        # a few file descriptors); a single-site daemon has a loop of its own.
+        self._shared = shared
+        self.loop = shared.loop if shared else asyncio.new_event_loop()
+        self._closed = False
         self._client = make_client()
         self._queue: deque[_Waiting] = deque()
         self._incoming: deque[_Waiting] = deque()  # filled from any thread
@@ -86,8 +108,11 @@ class BatchingSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._singles_until = 0.0  # loop time; batching is off before it
         self._cap = settings.batch_size  # fires a batch may take now (halved by timeouts)
-        self._thread = threading.Thread(target=self.loop.run_forever, name="btu-send", daemon=True)
-        self._thread.start()
+        if shared:
+            self._thread = shared.thread
+        else:
+            self._thread = threads.thread(self.loop.run_forever, "btu-send")
+            self._thread.start()
 
     # -- called from any thread ---------------------------------------------------
 
@@ -103,7 +128,16 @@ class BatchingSender:
     def close(self) -> None:
         """Close the client (waiting up to two seconds), then stop the loop. Requests
         still in flight do not call back: their fires are handed back."""
-        if self.loop.is_closed():
+        if self.loop.is_closed() or self._closed:
+            return
+        self._closed = True
+        if self._shared is not None:
+            if self._thread.is_alive():
+                closing = asyncio.run_coroutine_threadsafe(self._aclose(), self.loop)
+                try:
+                    closing.result(timeout=2)
+                except (TimeoutError, concurrent.futures.TimeoutError):
+                    pass
             return
         if self._thread.is_alive():
             closing = asyncio.run_coroutine_threadsafe(self._aclose(), self.loop)
@@ -117,7 +151,7 @@ class BatchingSender:
             self.loop.close()
 
     def _kick(self) -> None:
-        if not self._kicked:
+        if not self._kicked and not self._closed:
             self._kicked = True
             try:
                 self.loop.call_soon_threadsafe(self._pump)

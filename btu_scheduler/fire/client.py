@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -69,25 +70,33 @@ class HttpxClient:
         # connection per client keeps that constant (docs/decisions/0011).
         # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR when set), as before;
         # httpx alone would use certifi's. One context for all the clients.
-        tls = ssl_context if ssl_context is not None else ssl.create_default_context()
+        # Clients are made when first needed (a standby site, or a quiet one, has none):
+        # a daemon serving a thousand sites must not build 32 clients for each.
+        self._tls = ssl_context
+        self._https = parts.scheme == "https"
+        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        self._limit = concurrency
         self._idle: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
-        self._clients = [
-            httpx.AsyncClient(
-                headers=self._headers,
-                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                http2=parts.scheme == "https",
-                follow_redirects=True,
-                verify=tls,
-                trust_env=True,
-            )
-            for _ in range(concurrency)
-        ]
-        for client in self._clients:
-            self._idle.put_nowait(client)
+        self._clients: list[httpx.AsyncClient] = []
+
+    def _new_client(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            headers=self._headers,
+            timeout=self._timeout,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            http2=self._https,
+            follow_redirects=True,
+            verify=self._tls if self._tls is not None else default_tls(),
+            trust_env=True,
+        )
+        self._clients.append(client)
+        return client
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        client = await self._idle.get()
+        if self._idle.empty() and len(self._clients) < self._limit:
+            client = self._new_client()
+        else:
+            client = await self._idle.get()
         try:
             return await self._post(client, path, body)
         finally:
@@ -111,6 +120,13 @@ class HttpxClient:
     async def aclose(self) -> None:
         for client in self._clients:
             await client.aclose()
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR when set), loaded once per
+    process (it takes ~80 ms) and shared by every client."""
+    return ssl.create_default_context()
 
 
 def describe(error: httpx.HTTPError) -> str:

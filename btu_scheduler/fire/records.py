@@ -15,6 +15,7 @@ import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 
+from btu_scheduler import threads
 from streams.keys import Keys
 from streams.messages import FireRecord
 
@@ -50,15 +51,23 @@ class Recorder:
         self._maxlen = fires_maxlen
         self._record_many = r.register_script(_RECORD_MANY)
         self._queue: queue.Queue[tuple[FireRecord, str | None] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="btu-recorder", daemon=True)
-        self._thread.start()
+        # Started by the first record (a standby site never writes one).
+        self._thread = threads.thread(self._loop, "btu-recorder")
+        self._start_lock = threading.Lock()
 
     def put(self, record: FireRecord, marker: str | None) -> None:
         """Record ``record``; ``marker`` (done/failed) finishes the fire, None does not."""
         self._queue.put((record, marker))
+        if self._thread.ident is None:
+            with self._start_lock:
+                if self._thread.ident is None:
+                    self._thread.start()
 
     def close(self, timeout: float) -> None:
         """Write what is queued (for up to ``timeout`` seconds), then stop."""
+        with self._start_lock:
+            if self._thread.ident is None:
+                return  # never started: nothing was queued
         self._queue.put(None)
         self._thread.join(timeout=timeout)
 

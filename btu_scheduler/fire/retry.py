@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from btu_scheduler import threads
+
 T = TypeVar("T")
 
 
@@ -45,8 +47,9 @@ class RetryTimer(Generic[T]):
         self._cv = threading.Condition()
         self._seq = 0
         self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="btu-retry", daemon=True)
-        self._thread.start()
+        # Started by the first retry: most sites never retry, and a daemon serving a
+        # thousand sites must not hold a thousand idle threads.
+        self._thread = threads.thread(self._loop, "btu-retry")
 
     def schedule(self, job: T, delay: float) -> bool:
         """False when stopping (the job is not scheduled)."""
@@ -56,6 +59,8 @@ class RetryTimer(Generic[T]):
             self._seq += 1
             heapq.heappush(self._heap, _Timed(time.monotonic() + delay, self._seq, job))
             self._cv.notify()
+            if self._thread.ident is None:
+                self._thread.start()
             return True
 
     @property
@@ -71,7 +76,8 @@ class RetryTimer(Generic[T]):
             self._cv.notify_all()
 
     def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
 
     def _loop(self) -> None:
         while True:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from redis import Redis
 
 from btu_scheduler.config import Settings
-from btu_scheduler.fire.batching import BatchingSender, BatchSettings
+from btu_scheduler.fire.batching import BatchingSender, BatchSettings, SharedLoop
 from btu_scheduler.fire.client import make_client
 from btu_scheduler.fire.dispatch import Dispatcher, DispatchSettings, OutcomeHook
 from btu_scheduler.fire.endpoint import Endpoint
@@ -30,7 +30,8 @@ def make_endpoint(settings: Settings) -> Endpoint:
 
 
 def make_sender(settings: Settings, endpoint: Endpoint, injected: bool,
-                clock: Callable[[], float] = time.time) -> Sender:  # fmt: skip
+                clock: Callable[[], float] = time.time,
+                shared: SharedLoop | None = None) -> Sender:  # fmt: skip
     """Batches over the HTTP client; a test's injected endpoint gets a thread pool
     calling its ``enqueue``."""
     if injected:
@@ -50,6 +51,7 @@ def make_sender(settings: Settings, endpoint: Endpoint, injected: bool,
         ),
         batch,
         clock,
+        shared,
     )
 
 
