@@ -32,7 +32,9 @@ def instance_row(data: dict[str, str], holder: str, now: int, lease_ms: int) -> 
     beat = data.get(Heartbeat.HEARTBEAT, "")
     age = now - int(beat) if beat.isdigit() else None
     name = data.get(Heartbeat.INSTANCE, "")
-    if age is not None and age > GONE_AFTER_LEASES * lease_ms:
+    every = data.get(Heartbeat.BEAT_MS, "")  # a multi-site daemon beats less often
+    limit = max(GONE_AFTER_LEASES * lease_ms, 2 * int(every) if every.isdigit() else 0)
+    if age is not None and age > limit:
         role = "gone"
     elif name == holder:
         role = "leader"

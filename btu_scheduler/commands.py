@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -116,11 +117,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     unknown = config.unknown_env_warning(sources)
     if unknown:
         log.warning("unknown_environment_variable", problem=unknown)
-    if not fleet.multi:
-        return Daemon(first).run()
+    while not fleet.multi:
+        daemon = Daemon(fleet.sites[0], on_hup=lambda d: _reload_single(d, read))
+        code = daemon.run()
+        if daemon.restart_with is None:
+            return code
+        fleet = daemon.restart_with  # SIGHUP with a changed configuration
+        log.info("restarting", sites=len(fleet.sites), multi=fleet.multi)
     from btu_scheduler.fleet.supervisor import Supervisor
 
     return Supervisor(fleet, read).run()
+
+
+def _reload_single(daemon: Any, read: Callable[[], config.Fleet]) -> None:
+    """SIGHUP in the single-site form: re-read the configuration; when it changed, stop
+    cleanly (hand-back, lease released) and start again with it, in this process."""
+    try:
+        fleet = read()
+        for site in fleet.sites:
+            site.require_firing()
+    except ConfigError as e:
+        log.error("config_reload_failed", error=str(e), action="kept the running config")
+        return
+    settings = fleet.sites[0] if fleet.sites else None
+    if not fleet.multi and settings is not None:
+        settings = replace(settings, instance=daemon.settings.instance)
+        if settings == daemon.settings:
+            log.info("config_reloaded", changed=False)
+            return
+        fleet = config.Fleet((settings,))
+    log.info("config_reloaded", changed=True, action="restarting with it")
+    daemon.restart_with = fleet
+    daemon.request_stop()
 
 
 def cmd_check(args: argparse.Namespace) -> int:

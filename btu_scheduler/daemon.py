@@ -65,6 +65,9 @@ HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three le
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
 # Re-read the wall clock (it may step) at least this often; far below TIMEOUT_MAX.
 MAX_SLEEP_S = 1.0
+# A site of a multi-site daemon sleeps longer: the hub's clock watch wakes every site when
+# the wall clock steps (a thousand sites must not wake a thousand times a second).
+FLEET_MAX_SLEEP_S = 30.0
 
 
 class Daemon:
@@ -77,6 +80,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         endpoint: Endpoint | None = None,
         hub: Hub | None = None,
+        on_hup: Callable[[Daemon], None] | None = None,
     ) -> None:
         self.settings = settings
         self.instance = settings.instance
@@ -91,6 +95,8 @@ class Daemon:
         # In a multi-site daemon (btu_scheduler.fleet) the hub shares the Redis clients,
         # the metrics registry, the lease keeping and the reading among the sites.
         self.hub = hub
+        self.on_hup = on_hup
+        self.restart_with: Any = None  # set by on_hup: run again with these settings
         self.metrics = Metrics(settings.site, hub.families if hub else None)
         self.stats = Stats(self.metrics)
         self.redis_up, self.redis_error = False, ""  # did the last lease round trip succeed
@@ -148,6 +154,10 @@ class Daemon:
     def is_leader(self) -> bool:
         return self.lease.token is not None and time.monotonic() < self._lease_valid_until
 
+    def wake(self) -> None:
+        """Wake the firing loop (the wall clock stepped, or something is due)."""
+        self._notify()
+
     def _notify(self) -> None:
         with self.lock:
             self.lock.notify_all()
@@ -191,10 +201,17 @@ class Daemon:
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        # SIGHUP (a closed terminal, a supervisor's "stop" on some set-ups) is a clean stop
-        # too: never the abrupt death that is its default (docs/operations.md).
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda _s, _f: self.request_stop())
+        # SIGHUP re-reads the configuration (``on_hup``, from ``btu-scheduler run``); it
+        # is never the abrupt death that is its default (docs/operations.md).
+        signal.signal(signal.SIGHUP, lambda _s, _f: self._hup())
+
+    def _hup(self) -> None:
+        if self.on_hup is None:
+            log.info("config_reload_ignored", reason="no configuration to re-read")
+            return
+        self.on_hup(self)
 
     def _start(self) -> bool:
         """Take the lease if free, load the snapshot, catch up. Waits for Redis, whatever
@@ -387,7 +404,8 @@ class Daemon:
         due = self.engine.next_due()
         if due is None:
             return None
-        return min(MAX_SLEEP_S, max(0.0, due / 1000 - self.clock()))
+        cap = MAX_SLEEP_S if self.hub is None else FLEET_MAX_SLEEP_S
+        return min(cap, max(0.0, due / 1000 - self.clock()))
 
     def _defer(self, fires: list[Fire]) -> None:
         """Keep popped fires to claim later. Like missed instants, the fires of one item

@@ -10,11 +10,14 @@ per renewal period, one blocking read).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import redis
+import structlog
 
+from btu_scheduler import threads
 from btu_scheduler.fire.batching import SharedLoop
 from btu_scheduler.metrics import Families
 from btu_scheduler.redisdiag import START_ERRORS
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
     from btu_scheduler.daemon import Daemon
     from btu_scheduler.fleet.keeper import Keeper
     from btu_scheduler.fleet.reader import FleetReader
+
+CLOCK_CHECK_S = 0.5
+CLOCK_STEP_S = 0.05  # a larger gap between wall and monotonic time is a step
+log = structlog.get_logger("btu_scheduler")
 
 LOAD_CONCURRENCY = 8  # sites loading their snapshot at the same time
 POOL_CONNECTIONS = 64  # shared by every site's claims, records and RPC replies
@@ -101,6 +108,23 @@ class Hub:
         self.reader = FleetReader(self)
         self.keeper.start()
         self.reader.start()
+        self._clock = threads.thread(self._watch_clock, "btu-clock")
+        self._clock.start()
+
+    def _watch_clock(self) -> None:
+        """Wake every site when the wall clock steps (NTP, a VM resumed): their firing
+        loops sleep until their next instant by the wall clock, up to 30 s, and a step
+        moves that instant. The single-site daemon re-reads the clock every second
+        instead."""
+        wall, mono = time.time(), time.monotonic()
+        while not self.stopping.wait(CLOCK_CHECK_S):
+            now_wall, now_mono = time.time(), time.monotonic()
+            drift = (now_wall - wall) - (now_mono - mono)
+            wall, mono = now_wall, now_mono
+            if abs(drift) > CLOCK_STEP_S:
+                log.warning("wall_clock_stepped", by_ms=round(drift * 1000), sites=len(self._sites))
+                for d in self.sites().values():
+                    d.wake()
 
     def stop(self) -> None:
         """After every site has stopped: the threads end, the pool closes."""
