@@ -32,7 +32,7 @@ def register_site(quiet: bool = False) -> bool:
         if not quiet:
             _warn(
                 f"btu: site {site} not registered for discovery ({SITES_REGISTRY}), Redis "
-                f"unreachable: {e}. The next migrate or republish registers it."
+                f"unreachable: {str(e).rstrip('.')}. The next migrate or republish registers it."
             )
         return False
     return True
@@ -45,7 +45,8 @@ def unregister_site() -> bool:
     except REDIS_ERRORS as e:
         _warn(
             f"btu: site {site} could not be removed from {SITES_REGISTRY}, Redis "
-            f"unreachable: {e}. Remove it with: redis-cli HDEL {SITES_REGISTRY} {site}"
+            f"unreachable: {str(e).rstrip('.')}. Remove it with: "
+            f"redis-cli HDEL {SITES_REGISTRY} {site}"
         )
         return False
     return True
