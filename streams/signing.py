@@ -26,6 +26,8 @@ from streams.errors import SecretError, SignatureRefused
 from streams.keys import Keys, SignHeader
 
 SECRET_SETTING = "btu_scheduler_secret"
+# During a rotation the site also accepts the previous secret (docs/operations.md).
+PREVIOUS_SECRET_SETTING = "btu_scheduler_secret_previous"
 MIN_SECRET_LENGTH = 32
 SCHEME = "v1"
 DEFAULT_MAX_SKEW_MS = 60_000

@@ -173,3 +173,43 @@ def test_daemon_user_holds_only_the_scheduler_role() -> None:
     assert not roles.allowed(DAEMON_USER, [roles.SCHEDULER], roles.MANAGE)
     assert not roles.allowed(DAEMON_USER, [roles.SCHEDULER], roles.READ)
     assert (roles.SCHEDULER, False) in roles.ROLES  # no Desk access: a Website User
+
+
+class TestRotation:
+    """While the secret is rotated the site accepts the previous one too."""
+
+    OLD = "o" * 40
+    NEW = "n" * 40
+
+    def conf(self, previous: str | None) -> dict[str, Any]:
+        conf = {signing.SECRET_SETTING: self.NEW}
+        if previous is not None:
+            conf[signing.PREVIOUS_SECRET_SETTING] = previous
+        return conf
+
+    def test_both_secrets_are_accepted_during_a_rotation(self) -> None:
+        for secret in (self.OLD, self.NEW):
+            req = request(sign_as={"secret": secret})
+            assert signed_auth.authenticate(SITE, self.conf(self.OLD), req, NOW) == DAEMON_USER
+
+    def test_old_secret_refused_once_the_rotation_is_done(self) -> None:
+        req = request(sign_as={"secret": self.OLD})
+        assert "does not match" in refusal(req, conf=self.conf(None))
+        assert "does not match" in refusal(req, conf=self.conf(""))
+
+    def test_previous_secret_does_not_lift_the_other_checks(self) -> None:
+        """Only a bad signature is retried with the previous secret: a stale or
+        misaddressed request stays refused."""
+        stale = request(sign_as={"secret": self.OLD})
+        assert "ms old" in refusal(stale, conf=self.conf(self.OLD), now=NOW + 60_001)
+        other = request(sign_as={"secret": self.OLD, "site": "shop.example.com"})
+        assert "names another site" in refusal(other, conf=self.conf(self.OLD))
+
+    def test_a_short_previous_secret_is_never_accepted(self) -> None:
+        req = request(sign_as={"secret": "p" * 40})
+        message = refusal(req, conf=self.conf("p" * 20))
+        assert "does not match" in message and "p" * 20 not in message
+
+    def test_a_wrong_secret_reports_the_current_secrets_mismatch(self) -> None:
+        req = request(sign_as={"secret": "w" * 40})
+        assert "does not match" in refusal(req, conf=self.conf(self.OLD))

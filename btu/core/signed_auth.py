@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams import signing
-from streams.errors import SigningError
+from streams.errors import SignatureRefused, SigningError
 from streams.keys import ENQUEUE_BATCH_PATH, ENQUEUE_PATH, REPUBLISH_PATH, WHOAMI_PATH
 
 # The daemon's user on every site: role BTU Scheduler only, no password, no API keys,
@@ -49,26 +49,29 @@ def handles(request: Request) -> bool:
     return request.path in DAEMON_PATHS and signing.is_signed(request.headers)
 
 
-def secret_of(conf: Mapping[str, Any]) -> Any:
-    return conf.get(signing.SECRET_SETTING)
-
-
 def authenticate(site: str, conf: Mapping[str, Any], request: Request, now_ms: int) -> str:
     """The user a signed request runs as, or :class:`Refused` saying why not.
 
     ``conf`` is the site's merged config (the site's ``btu_scheduler_secret`` overrides
-    the bench's), ``now_ms`` the site's clock.
+    the bench's), ``now_ms`` the site's clock. While a secret is rotated,
+    ``btu_scheduler_secret_previous`` (when set) is accepted too.
     """
+    previous = conf.get(signing.PREVIOUS_SECRET_SETTING)
     try:
-        signing.verify(
-            secret_of(conf),
-            site,
-            request.headers,
-            request.method,
-            request.target,
-            request.body,
-            now_ms,
-        )
+        _verify(conf.get(signing.SECRET_SETTING), site, request, now_ms)
+    except SignatureRefused as e:
+        if e.reason != "bad-signature" or not previous:
+            raise Refused(f"BTU signed request refused: {e}") from None
+        try:
+            _verify(previous, site, request, now_ms)
+        except SigningError:
+            raise Refused(f"BTU signed request refused: {e}") from None
     except SigningError as e:
         raise Refused(f"BTU signed request refused: {e}") from None
     return DAEMON_USER
+
+
+def _verify(secret: Any, site: str, request: Request, now_ms: int) -> None:
+    signing.verify(
+        secret, site, request.headers, request.method, request.target, request.body, now_ms
+    )
