@@ -27,8 +27,9 @@ def _request() -> signed_auth.Request:
 
 def authenticate_signed() -> None:
     """Run a signed request to a daemon endpoint as the daemon user, or refuse it (401)."""
-    if not getattr(frappe.local, "request", None):
-        return
+    http_request = getattr(frappe.local, "request", None)
+    if not http_request or http_request.path not in signed_auth.DAEMON_PATHS:
+        return  # the common case: not a daemon endpoint, nothing read
     request = _request()
     if not signed_auth.handles(request):
         return

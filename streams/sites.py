@@ -95,10 +95,9 @@ class SiteEntry:
         field, a ``site`` that differs from the hash field, oversize)."""
         site = _text(field, "a btu:sites field")
         where = f"btu:sites entry {site[:MAX_SITE_LENGTH]!r}"
-        raw = value if isinstance(value, bytes) else None
-        if (len(raw) if raw is not None else len(str(value).encode())) > MAX_ENTRY_BYTES:
-            raise ProtocolError(f"{where} is longer than {MAX_ENTRY_BYTES} bytes")
         text = _text(value, where)
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_ENTRY_BYTES:
+            raise ProtocolError(f"{where} is longer than {MAX_ENTRY_BYTES} bytes")
         try:
             data: Any = json.loads(text)
         except ValueError:
