@@ -19,7 +19,7 @@ def _warn(message: str) -> None:
     print(f"WARNING: {message}")
 
 
-def register_site(quiet: bool = False) -> bool:
+def register_site() -> bool:
     """Write this site's entry; ``False`` (with a warning) when it could not be."""
     site = frappe.local.site
     try:
@@ -29,11 +29,10 @@ def register_site(quiet: bool = False) -> bool:
         _warn(f"btu: site {site} not registered for discovery: {e}")
         return False
     except REDIS_ERRORS as e:
-        if not quiet:
-            _warn(
-                f"btu: site {site} not registered for discovery ({SITES_REGISTRY}), Redis "
-                f"unreachable: {str(e).rstrip('.')}. The next migrate or republish registers it."
-            )
+        _warn(
+            f"btu: site {site} not registered for discovery ({SITES_REGISTRY}), Redis "
+            f"unreachable: {str(e).rstrip('.')}. The next migrate or republish registers it."
+        )
         return False
     return True
 
