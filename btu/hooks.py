@@ -20,6 +20,10 @@ btu_runnable = [
 
 after_install = "btu.install.after_install"
 after_migrate = "btu.install.after_migrate"
+before_uninstall = "btu.install.before_uninstall"
+# Signed, time-limited requests from a daemon serving discovered sites (bench secret
+# btu_scheduler_secret; docs/decisions/0012). Acts only on BTU's daemon endpoints.
+auth_hooks = ["btu.auth.authenticate_signed"]
 # Another app installed or removed: sync the tasks the installed apps ship (btu_tasks).
 after_app_install = "btu.services.shipped.after_app_change"
 after_app_uninstall = "btu.services.shipped.after_app_change"

@@ -3,7 +3,8 @@
 Key names, message types and codecs (:mod:`streams.keys`, :mod:`streams.messages`),
 publishing and the atomic snapshot (:mod:`streams.publish`), the control RPC client
 (:mod:`streams.rpc`) and the cron/time engine (:mod:`streams.cron`), whose instants the
-app's forms and the daemon must agree on. See docs/protocol.md.
+app's forms and the daemon must agree on; the site registry (:mod:`streams.sites`) and
+signed daemon requests (:mod:`streams.signing`). See docs/protocol.md.
 """
 
 from streams.errors import (
@@ -12,6 +13,9 @@ from streams.errors import (
     RpcError,
     RpcFailed,
     RpcTimeout,
+    SecretError,
+    SignatureRefused,
+    SigningError,
     StreamsError,
 )
 from streams.keys import PROTOCOL_VERSION, Cmd, Keys, Kind, Op, Outcome
@@ -35,6 +39,7 @@ from streams.publish import (
     snapshot,
 )
 from streams.rpc import RpcClient
+from streams.sites import SiteEntry, decode_registry
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -55,8 +60,13 @@ __all__ = [
     "RpcTimeout",
     "ScheduleDelete",
     "ScheduleUpsert",
+    "SecretError",
+    "SignatureRefused",
+    "SigningError",
+    "SiteEntry",
     "Snapshot",
     "StreamsError",
+    "decode_registry",
     "decode_schedule_event",
     "decode_state_value",
     "fire_id",

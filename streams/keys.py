@@ -279,3 +279,25 @@ class Leader:
 def demo_seen_key(site: str) -> str:
     """Set of fire_ids the stand-in endpoint has enqueued (its durable de-duplication)."""
     return f"btu:{site}:demo:seen"
+
+
+# Site discovery (ours, issue 11): the app registers its site here on install, on every
+# migrate and on republish_all; a daemon configured to discover serves the sites it finds.
+# Field = site name, value = JSON object with the fields of ``SiteField`` (nothing secret).
+SITES_REGISTRY = "btu:sites"
+
+
+class SiteField:
+    """Fields of the JSON value of one ``btu:sites`` entry."""
+
+    SITE = "site"  # equals the hash field
+    HOST_HEADER = "host_header"  # the Host header requests to the site carry
+    APP_VERSION = "app_version"  # btu's version on that site
+    REGISTERED_MS = "registered_ms"  # when the app last registered it (epoch ms)
+
+
+# Signed daemon requests (ours, issue 11): the headers ``streams.signing`` writes and checks.
+class SignHeader:
+    SITE = "X-BTU-Site"
+    TIMESTAMP = "X-BTU-Timestamp"
+    SIGNATURE = "X-BTU-Signature"

@@ -186,9 +186,17 @@ class TestDottedPaths:
         assert isinstance(runnable, list)
         installs = [
             str(hooks[h])
-            for h in ("after_install", "after_migrate", "after_app_install", "after_app_uninstall")
+            for h in (
+                "after_install",
+                "after_migrate",
+                "before_uninstall",
+                "after_app_install",
+                "after_app_uninstall",
+            )
         ]
-        return [*paths, *runnable, *installs]
+        auth = hooks["auth_hooks"]
+        assert isinstance(auth, list)
+        return [*paths, *runnable, *installs, *auth]
 
     def test_patches_exist(self) -> None:
         """Every patch patches.txt names is a module with an ``execute`` function."""

@@ -177,6 +177,10 @@ def wanted_upserts() -> list:
 def republish_all() -> dict:
     """Rebuild the state hash and the stream from the database."""
     result = publish_all(get_redis(), site_keys(), wanted_upserts(), now_ms())
+    # The daemon's heal also renews the site's discovery entry (btu:sites).
+    from btu.services.discovery import register_site
+
+    register_site()
     return {"upserts": result.upserts, "deletes": result.deletes}
 
 
