@@ -20,6 +20,7 @@ from redis.exceptions import RedisError, ResponseError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from btu_scheduler.config import Settings, mask_url
+from btu_scheduler.fire.auth import SiteAuth
 from streams.keys import ENQUEUE_PATH, WHOAMI_PATH
 
 log = structlog.get_logger("btu_scheduler")
@@ -50,45 +51,60 @@ def check_redis(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
     return CheckResult("redis", True, f"Redis {version} answers at {shown}")
 
 
-def site_headers(settings: Settings) -> dict[str, str]:
-    headers = {
-        "Authorization": f"token {settings.api_key}:{settings.api_secret}",
-        "Accept": "application/json",
-    }
+def site_headers(settings: Settings, method: str = "GET", target: str = "",
+                 body: bytes = b"") -> dict[str, str]:  # fmt: skip
+    """The token, or for a site without one the signature of this request."""
+    headers = {"Accept": "application/json"}
+    if settings.signed:
+        headers |= SiteAuth(settings).headers(method, target, body)
+    else:
+        headers["Authorization"] = f"token {settings.api_key}:{settings.api_secret}"
     if settings.host_header:
         headers["Host"] = settings.host_header
     return headers
+
+
+def _credentials(settings: Settings) -> str:
+    if settings.signed:
+        return "the signature made with signing_secret"
+    return f"the token of api_key {settings.api_key!r}"
 
 
 def check_site(settings: Settings, timeout_s: float = 5.0) -> CheckResult:
     """Ask the site who the daemon's token belongs to."""
     if not settings.frappe_url:
         return CheckResult("site", False, "setting 'frappe_url' is missing")
-    if not (settings.api_key and settings.api_secret):
-        return CheckResult("site", False, "settings 'api_key' and 'api_secret' are needed")
+    if not (settings.api_key and settings.api_secret) and not settings.signed:
+        return CheckResult(
+            "site", False, "settings 'api_key' and 'api_secret' (or 'signing_secret') are needed"
+        )
     parts = urlsplit(settings.frappe_url)
     host = parts.netloc.rpartition("@")[2]  # credentials in the URL are never sent
     base = f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
     shown = mask_url(settings.frappe_url)
     pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=timeout_s))
-    headers = site_headers(settings)
+    path = parts.path.rstrip("/")
+    headers = site_headers(settings, "GET", path + WHOAMI_PATH)
+    who = _credentials(settings)
     try:
         response = pool.request("GET", base + WHOAMI_PATH, headers=headers)
         if response.status in (404, 417):
             # A site whose BTU app predates whoami: ask the enqueue endpoint with an empty
             # body instead. It can enqueue nothing (400: fields missing), but a wrong
             # token is refused (401/403) before the body is read.
-            json_headers = headers | {"Content-Type": "application/json"}
+            json_headers = site_headers(settings, "POST", path + ENQUEUE_PATH, b"{}") | {
+                "Content-Type": "application/json"
+            }
             probe = pool.request("POST", base + ENQUEUE_PATH, body=b"{}", headers=json_headers)
-            return _judge_probe(probe.status, probe.data[:65536], shown, settings.api_key)
+            return _judge_probe(probe.status, probe.data[:65536], shown, who)
     except Urllib3Error as e:
         return CheckResult("site", False, f"cannot reach the site at {shown}: {_reason(e)}")
     finally:
         pool.clear()
-    return _judge(response.status, response.data[:65536], shown, settings.api_key)
+    return _judge(response.status, response.data[:65536], shown, who)
 
 
-def _judge_probe(status: int, data: bytes, shown: str, api_key: str) -> CheckResult:
+def _judge_probe(status: int, data: bytes, shown: str, who: str) -> CheckResult:
     """The enqueue endpoint's answer to an empty body: past authentication (400 and the
     like) means the token is good."""
     if status in (404, 417):
@@ -96,21 +112,21 @@ def _judge_probe(status: int, data: bytes, shown: str, api_key: str) -> CheckRes
                            f"{status} for btu.api.whoami and enqueue_scheduled): is "
                            "frappe_url the site's address?")  # fmt: skip
     if status in (401, 403) or status > 500:
-        return _judge(status, data, shown, api_key)
+        return _judge(status, data, shown, who)
     return CheckResult(
         "site", True,
-        f"site {shown} accepts the token of api_key {api_key!r} (its BTU app is older than "
+        f"site {shown} accepts {who} (its BTU app is older than "
         "btu.api.whoami: user and version unknown)",
     )  # fmt: skip
 
 
-def _judge(status: int, data: bytes, shown: str, api_key: str) -> CheckResult:
+def _judge(status: int, data: bytes, shown: str, who: str) -> CheckResult:
     if status in (401, 403):
         return CheckResult(
             "site", False,
-            f"the site at {shown} refused the token of api_key {api_key!r} (HTTP {status}: "
-            f"{_message(data)}): check api_key and api_secret, and that the user has the "
-            "BTU Scheduler role",
+            f"the site at {shown} refused {who} (HTTP {status}: "
+            f"{_message(data)}): check api_key and api_secret (or signing_secret against the "
+            "site's btu_scheduler_secret), and that the user has the BTU Scheduler role",
         )  # fmt: skip
     if status in (404, 417):
         return CheckResult(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,6 +37,10 @@ from btu_scheduler.fire.answers import MAX_BODY
 class SendError(Exception):
     """A request got no usable answer (connect failure, broken connection, bad or too
     large response); its message is a short reason without credentials."""
+
+
+# (method, target, body) → headers for that one request (signed requests).
+Signer = Callable[[str, str, bytes], dict[str, str]]
 
 
 class Client(Protocol):
@@ -57,10 +62,13 @@ class HttpxClient:
         timeout_s: float,
         concurrency: int,
         ssl_context: ssl.SSLContext | None = None,
+        signer: Signer | None = None,
     ) -> None:
         parts = urlsplit(base_url)
+        self._signer = signer  # per-request headers (a signed site), else None
         host = parts.netloc.rpartition("@")[2]  # never credentials written in the URL
         self._base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+        self._path = parts.path.rstrip("/")
         self._headers = dict(headers) | {"Accept-Encoding": "identity"}
         if "Host" not in self._headers:
             self._headers["Host"] = host
@@ -104,7 +112,10 @@ class HttpxClient:
 
     async def _post(self, client: httpx.AsyncClient, path: str, body: bytes) -> tuple[int, bytes]:
         try:
-            async with client.stream("POST", self._base + path, content=body) as answer:
+            headers = self._signer("POST", self._path + path, body) if self._signer else None
+            async with client.stream(
+                "POST", self._base + path, content=body, headers=headers
+            ) as answer:
                 if answer.status_code < 200:
                     raise SendError(f"bad response: unexpected {answer.status_code} "
                                     f"{answer.reason_phrase}".rstrip())  # fmt: skip
@@ -154,6 +165,7 @@ def make_client(
     timeout_s: float,
     concurrency: int,
     ssl_context: ssl.SSLContext | None = None,
+    signer: Signer | None = None,
 ) -> Client:
     """The fire path's HTTP client."""
-    return HttpxClient(base_url, headers, timeout_s, concurrency, ssl_context)
+    return HttpxClient(base_url, headers, timeout_s, concurrency, ssl_context, signer)

@@ -16,6 +16,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from btu_scheduler.fire.answers import MAX_BODY, RETRYABLE_STATUS, Result, classify, snippet
+from btu_scheduler.fire.auth import SiteAuth
 from streams.keys import ENQUEUE_PATH, REPUBLISH_PATH, Outcome
 
 # How long the app may take to answer republish_all (it republishes everything first).
@@ -34,6 +35,7 @@ class Endpoint:
         host_header: str = "",
         timeout_s: float = 10.0,
         pool_size: int = 32,
+        auth: SiteAuth | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         self._base_path = parts.path.rstrip("/")
@@ -44,11 +46,13 @@ class Endpoint:
             retries=False,
             timeout=urllib3.Timeout(connect=min(timeout_s, 5.0), read=timeout_s),
         )
+        self.auth = auth
         self.headers = {
-            "Authorization": f"token {api_key}:{api_secret}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        if auth is None or not auth.signed:
+            self.headers["Authorization"] = f"token {api_key}:{api_secret}"
         if host_header:
             self.headers["Host"] = host_header
 
@@ -88,9 +92,12 @@ class Endpoint:
         (:class:`_TooLarge`, and the connection dropped, beyond that). ``timeout``
         replaces the pool's own."""
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        target = self._base_path + path
+        headers = self.headers
+        if self.auth is not None and self.auth.signed:
+            headers = headers | self.auth.headers("POST", target, body)
         response = self._pool.urlopen(
-            "POST", self._base_path + path, body=body, headers=self.headers,
-            preload_content=False, **extra,
+            "POST", target, body=body, headers=headers, preload_content=False, **extra,
         )  # fmt: skip
         data = bytearray()
         try:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from redis import Redis
 
 from btu_scheduler.config import Settings
+from btu_scheduler.fire.auth import SiteAuth
 from btu_scheduler.fire.batching import BatchingSender, BatchSettings, SharedLoop
 from btu_scheduler.fire.client import make_client
 from btu_scheduler.fire.dispatch import Dispatcher, DispatchSettings, OutcomeHook
@@ -26,6 +27,7 @@ def make_endpoint(settings: Settings) -> Endpoint:
         host_header=settings.host_header,
         timeout_s=settings.request_timeout_seconds,
         pool_size=2,
+        auth=SiteAuth(settings),
     )
 
 
@@ -48,6 +50,7 @@ def make_sender(settings: Settings, endpoint: Endpoint, injected: bool,
             endpoint.headers,
             settings.request_timeout_seconds,
             settings.http_concurrency,
+            signer=endpoint.auth.headers if endpoint.auth and endpoint.auth.signed else None,
         ),
         batch,
         clock,

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import orjson
 import structlog
 from structlog.contextvars import bind_contextvars
 
@@ -32,12 +31,12 @@ from btu_scheduler.health import HealthServer, serve
 from btu_scheduler.metrics import Families
 from btu_scheduler.redisdiag import START_ERRORS
 from btu_scheduler.sitecheck import startup_check
-from streams.redisio import text
+from streams.keys import SITES_REGISTRY
+from streams.sites import decode_registry
 
 log = structlog.get_logger("btu_scheduler")
 
 DISCOVER_EVERY_S = 30.0
-SITES_REGISTRY = "btu:sites"  # (ours) written by the app: site → JSON
 
 
 def _open_gate() -> threading.Event:
@@ -66,6 +65,7 @@ class Supervisor:
         self.hubs: dict[str, Hub] = {}
         self.sites: dict[str, Site] = {}
         self.discovered: dict[str, Settings] = {}
+        self._bad_entries: dict[str, str] = {}  # registry entries set aside, and why
         self._lock = threading.RLock()
         self.stopping = threading.Event()
         self._reload_wanted = threading.Event()
@@ -85,8 +85,6 @@ class Supervisor:
                 self.defaults.metrics_listen, self.families.registry, self.healthz, self.readyz
             )
         self._apply(self._wanted())
-        checks = threads.thread(self._check_sites, "btu-check")
-        checks.start()
         next_discovery = time.monotonic()
         while not self.stopping.is_set():
             if self._reload_wanted.is_set():
@@ -151,6 +149,8 @@ class Supervisor:
                 site.gate = gate
                 site.thread.start()
             gate.set()
+        if new:
+            threads.thread(self._check_sites, "btu-check", new).start()
         if stopping or changed or len(wanted) != len(current):
             log.info("sites_changed", serving=len(wanted),
                      added=sorted(set(wanted) - set(current))[:20],
@@ -255,26 +255,31 @@ class Supervisor:
         return True
 
     def _discover(self) -> None:
-        """The sites the app registered in Redis (``btu:sites``) that we can sign for or
-        have a table for; a site unregistered stops."""
+        """Serve the sites the app registered in Redis (``btu:sites``) that the file does
+        not list, with the top-level settings (their credentials: a bench token, or
+        ``signing_secret``); a site that unregisters stops."""
         hub = self._hub(self.defaults)
         try:
             raw = hub.r.hgetall(SITES_REGISTRY)
         except START_ERRORS as e:
             log.warning("discovery_failed", error=str(e))
             return
+        entries, errors = decode_registry(raw)
+        for name, reason in sorted(errors.items()):
+            if self._bad_entries.get(name) != reason:
+                log.warning("discovered_site_skipped", discovered=name[:80], reason=reason)
+        self._bad_entries = errors
         found: dict[str, Settings] = {}
-        for key, value in raw.items():
-            name = text(key)
+        for name, entry in entries.items():
             if self.fleet.get(name) is not None:
-                continue
+                continue  # listed in the file: its table wins
             try:
-                entry = orjson.loads(value)
-                host = entry.get("host_header", "") if isinstance(entry, dict) else ""
-                settings = self.fleet.settings_for(name, host if isinstance(host, str) else "")
+                settings = self.fleet.settings_for(name, entry.host_header)
                 settings.require_firing()
-            except (orjson.JSONDecodeError, ConfigError) as e:
-                log.warning("discovered_site_skipped", discovered=name[:80], reason=str(e))
+            except ConfigError as e:
+                if self._bad_entries.get(name) != str(e):
+                    log.warning("discovered_site_skipped", discovered=name, reason=str(e))
+                self._bad_entries[name] = str(e)
                 continue
             found[name] = _with_instance(settings, self.instance)
         if found != self.discovered:
@@ -282,10 +287,8 @@ class Supervisor:
             self.discovered = found
             self._apply(self._wanted())
 
-    def _check_sites(self) -> None:
-        """Each site's URL and credentials, once, one after the other."""
-        with self._lock:
-            sites = list(self.sites.values())
+    def _check_sites(self, sites: list[Site]) -> None:
+        """Each new site's URL and credentials, once, one after the other."""
         for site in sites:
             if self.stopping.is_set():
                 return
