@@ -153,10 +153,12 @@ def test_site_timeouts_are_retried(stack: Stack) -> None:
     stack.cfg.fault = fault
     stack.start_daemon()
     stack.once("RL-SLOW", now_ms() + 300)
-    wait_for(lambda: [f for f in stack.fires() if f.id == "RL-SLOW" and f.attempt >= 2], 10)
+    sent = ("enqueued", "duplicate")
+    # A later attempt may time out too on a loaded machine: wait for the one that succeeds.
+    wait_for(lambda: [f for f in stack.fires() if f.id == "RL-SLOW" and f.outcome in sent], 15)
     records = [(f.outcome, f.attempt) for f in stack.fires() if f.id == "RL-SLOW"]
     assert ("retrying", 1) == records[0]
-    assert records[-1][0] in ("enqueued", "duplicate")
+    assert records[-1][0] in sent and records[-1][1] >= 2
 
 
 def test_permanent_client_error_fails_once(stack: Stack) -> None:
