@@ -55,6 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "config and no --site, one row per site and the pool's daemons",
     )
     cliopts.options(p, timeout=True)
+    p.add_argument(
+        "--problems",
+        action="store_true",
+        help="with every site: only the rows of sites with a problem (the totals count all)",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("next", help="the next N fires across all items")

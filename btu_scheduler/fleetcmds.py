@@ -98,14 +98,14 @@ def status_all(args: argparse.Namespace, fleet: config.Fleet) -> int:
         rows = [row | {"redis_url": p["redis_url"]} for p in pools for row in p["sites"]]
         ok, bad = poolstatus.summary(rows)
         out = {
-            "sites": rows,
+            "sites": [row for row in rows if not (args.problems and row["ok"])],
             "ok": ok,
             "problems": bad,
             "pools": [{k: v for k, v in p.items() if k != "sites"} for p in pools],
         }
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
     else:
-        print(views.show_pool_status(pools))
+        print(views.show_pool_status(pools, args.problems))
     return 0
 
 

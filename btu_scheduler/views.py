@@ -175,14 +175,17 @@ def _last_fire(fire: dict[str, Any] | None, now: int) -> str:
     return f"{fire.get('outcome') or '?'}{when}"
 
 
-def show_pool_status(pools: list[dict[str, Any]]) -> str:
-    """One row per site (every Redis server's), then each pool's daemons."""
+def show_pool_status(pools: list[dict[str, Any]], problems_only: bool = False) -> str:
+    """One row per site (every Redis server's; with ``problems_only`` those with a
+    problem), the totals, then each pool's daemons."""
     out = [("SITE", "LEADER", "ARMED", "NEXT DUE", "SENT", "FAILED", "LAST FIRE",
             "BEAT AGE", "STATE")]  # fmt: skip
     ok = bad = 0
     for pool in pools:
         for r in pool["sites"]:
             ok, bad = (ok + 1, bad) if r["ok"] else (ok, bad + 1)
+            if problems_only and r["ok"]:
+                continue
             out.append(
                 (
                     r["site"],
@@ -198,7 +201,7 @@ def show_pool_status(pools: list[dict[str, Any]]) -> str:
                     "ok" if r["ok"] else f"PROBLEM: {r['problem']}",
                 )
             )
-    lines = table(out) if len(out) > 1 else ["no sites"]
+    lines = table(out) if len(out) > 1 else ["no site with a problem" if ok else "no sites"]
     lines.append(f"{ok + bad} site{'' if ok + bad == 1 else 's'}: {ok} ok, {bad} with a problem")
     for pool in pools:
         daemons = pool["daemons"]

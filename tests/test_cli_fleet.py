@@ -220,6 +220,12 @@ def test_status_shows_one_row_per_site_and_the_pools_daemons(
     assert lines["d1"].split()[-1] == "3" and "yes" in lines["d1"]
     assert "no (gone" in lines["d2"]
 
+    assert 0 == cli.main(["status", "--config", str(path), "--problems"])
+    shown = capsys.readouterr().out
+    assert names["ok"] not in shown and names["solo"] not in shown
+    assert all(names[key] in shown for key in ("noleader", "dead", "stale", "failed"))
+    assert "6 sites: 2 ok, 4 with a problem" in shown
+
 
 @pytest.mark.redis_server
 def test_status_reads_a_thousand_sites_in_two_round_trips(
@@ -408,3 +414,23 @@ def test_status_and_reload_config_against_a_running_fleet(stack: Stack, tmp_path
     for key in (PoolKeys(pool).members, PoolKeys(pool).members + ":digests",
                 PoolKeys(pool).control):  # fmt: skip
         stack.r.delete(key)
+
+
+@pytest.mark.redis_server
+def test_status_with_discovery_covers_the_registered_sites(
+    private_redis: Any, tmp_path: Path, no_btu_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """discover = true: the sites the app registered in Redis get a row after the listed
+    ones (each once), with the problem of having no leader here."""
+    client = redis.Redis.from_url(private_redis.url)
+    client.hset("btu:sites", mapping={"disc.example.com": '{"host_header": "disc.example.com"}',
+                                      "listed.example.com": "{}"})  # fmt: skip
+    client.close()
+    path = tmp_path / "btu.toml"
+    path.write_text(f'redis_url = "{private_redis.url}"\ndiscover = true\n'
+                    '[sites."listed.example.com"]\n')  # fmt: skip
+    assert 0 == cli.main(["status", "--json", "--config", str(path)])
+    data = orjson.loads(capsys.readouterr().out)
+    assert [("listed.example.com", "no leader"), ("disc.example.com", "no leader")] == [
+        (row["site"], row["problem"]) for row in data["sites"]
+    ]
