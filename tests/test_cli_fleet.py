@@ -434,3 +434,32 @@ def test_status_with_discovery_covers_the_registered_sites(
     assert [("listed.example.com", "no leader"), ("disc.example.com", "no leader")] == [
         (row["site"], row["problem"]) for row in data["sites"]
     ]
+
+
+@pytest.mark.redis_server
+def test_status_follows_a_lease_held_by_another_pools_daemon(r: redis.Redis, token: str) -> None:
+    """A site led by a daemon of another pool is ok while that pool says it is alive."""
+    now = server_ms(r)
+    other = f"{token}-other"
+    r.zadd(PoolKeys(other).members, {"x1": now + 60_000, "x2": now - 1})
+    sites = [f"alive.{token}.local", f"dead.{token}.local"]
+    for site, instance in zip(sites, ("x1", "x2"), strict=True):
+        r.set(Keys(site).leader, _lease(instance, other))
+        _beat(r, site, instance, 100, now)
+    data = poolstatus.read_pool(r, [poolstatus.SiteRef(s) for s in sites], token)
+    assert [None, "leader x2 is not alive (the site is taken over within a lease)"] == [
+        row["problem"] for row in data["sites"]
+    ]
+    assert [] == data["daemons"]  # not this pool's daemons
+
+
+def test_status_over_every_site_exits_1_when_redis_cannot_be_read(
+    tmp_path: Path, no_btu_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Redis unreachable: exit 1 with one line naming it, password masked."""
+    path = write_config(tmp_path / "btu.toml", {"redis_url": f"redis://u:{SECRET}@127.0.0.1:9/0"},
+                        {"a.example.com": {}, "b.example.com": {}})  # fmt: skip
+    assert 1 == cli.main(["status", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert "cannot reach Redis at redis://u:********@127.0.0.1:9/0" in err
+    assert SECRET not in err
