@@ -23,6 +23,7 @@ import orjson
 
 from benchmarks import (
     measure_fires,
+    measure_fleet_status,
     measure_idle,
     measure_propagation,
     measure_rpc,
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Section] = {
     "startup": measure_startup.run,
     "idle": measure_idle.run,
     "rqcron": measure_rqcron.run,
+    "fleetstatus": measure_fleet_status.run,
 }
 COLUMNS = ("metric", "measured", "baseline (same run)", "ratio", "target", "met?")
 

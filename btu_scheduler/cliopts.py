@@ -97,6 +97,20 @@ def load(args: argparse.Namespace, warn: bool = True) -> tuple[config.Settings, 
     return settings, sources
 
 
+def load_fleet(
+    args: argparse.Namespace, warn: bool = True
+) -> tuple[config.Fleet, config.Sources, bool]:
+    """Every site of the configuration, and whether the command is about all of them: a
+    multi-site configuration (``[sites."…"]`` tables or ``discover``) with no site named
+    by ``--site``/``BTU_SITE``. Raises :class:`ConfigError`."""
+    fleet, sources = config.load_fleet(args.config, overrides=overrides(args))
+    message = config.unknown_env_warning(sources)
+    if warn and message:
+        print(f"warning: {message}", file=sys.stderr)
+    named = "site" in sources.from_flags or "site" in sources.from_env
+    return fleet, sources, fleet.multi and not named
+
+
 def settings(args: argparse.Namespace) -> config.Settings:
     return load(args)[0]
 

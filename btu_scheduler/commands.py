@@ -6,6 +6,11 @@ The RPC commands first check that a daemon runs for the site (its lease or a hea
 in Redis): a mistyped site exits 1 saying so, and writes nothing (no request stream is
 created for a site that has no daemon). They exit 1 with a clear message when no daemon
 answers. Configuration errors and bad arguments exit 2.
+
+With a multi-site configuration they are about one site: the one ``--site`` (or
+``BTU_SITE``) names, listed in the file or not (a discovered site); without it they exit
+2 asking for one, except ``status``, ``check`` and ``config``, which then cover every
+site (:mod:`btu_scheduler.fleetcmds`, also home of ``reload-config``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import orjson
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import cliopts, config, logs, views
+from btu_scheduler import cliopts, config, fleetcmds, logs, views
 from btu_scheduler.errors import ConfigError
 from streams.errors import RpcFailed, RpcTimeout
 from streams.keys import Cmd, Keys
@@ -45,9 +50,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cliopts.options(p, timeout=True)
     p.set_defaults(func=_rpc_command(Cmd.PING, views.show_ping))
 
-    p = sub.add_parser("status", help="counters, lag percentiles, instances and recent fires")
+    p = sub.add_parser(
+        "status",
+        help="counters, lag percentiles, instances and recent fires; with a multi-site "
+        "config and no --site, one row per site and the pool's daemons",
+    )
     cliopts.options(p, timeout=True)
-    p.set_defaults(func=_rpc_command(Cmd.STATUS, views.show_status))
+    p.add_argument(
+        "--problems",
+        action="store_true",
+        help="with every site: only the rows of sites with a problem (the totals count all)",
+    )
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("next", help="the next N fires across all items")
     p.add_argument(
@@ -95,6 +109,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("config", help="print the effective settings (secrets masked)")
     cliopts.options(p)
     p.set_defaults(func=cmd_config)
+
+    fleetcmds.register(sub)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Today's RPC status for one site; one row per site for a multi-site config."""
+    try:
+        fleet, _sources, every = cliopts.load_fleet(args, warn=False)
+    except ConfigError as e:
+        return cliopts.fail(str(e), 2)
+    if every:
+        return fleetcmds.status_all(args, fleet)
+    return _rpc_command(Cmd.STATUS, views.show_status)(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -155,7 +182,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from btu_scheduler.sitecheck import run_checks
 
     try:
-        settings = cliopts.settings(args)
+        fleet, _sources, every = cliopts.load_fleet(args)
+        if every:
+            return fleetcmds.check_all(args, fleet)
+        settings = cliopts.load(args, warn=False)[0]
     except ConfigError as e:
         return cliopts.fail(str(e), 2)
     results = run_checks(settings)
@@ -170,7 +200,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     try:
-        settings, sources = cliopts.load(args)
+        fleet, fleet_sources, every = cliopts.load_fleet(args)
+        if every:
+            return fleetcmds.config_all(args, fleet, fleet_sources)
+        settings, sources = cliopts.load(args, warn=False)
     except ConfigError as e:
         return cliopts.fail(str(e), 2)
     public = settings.public()

@@ -150,3 +150,76 @@ def dead_line(fields: dict[str, str], item_id: str | None) -> str:
         f"{iso(ts)}  id {item_id or '-'}  source {fields.get(F.SOURCE, '?')}  "
         f"entry {fields.get(F.ENTRY, '?')}  reason {fields.get(F.REASON, '?')}"
     )
+
+
+def short_iso(ms: Any) -> str:
+    """Epoch ms as ``2026-12-01T02:40:00Z`` (to the second, for tables)."""
+    if not isinstance(ms, int):
+        return "-"
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return f"{ms} ms"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _last_fire(fire: dict[str, Any] | None, now: int) -> str:
+    if not fire:
+        return "-"
+    sent = fire.get("sent")
+    when = f" {age(now - sent)} ago" if isinstance(sent, int) else ""
+    return f"{fire.get('outcome') or '?'}{when}"
+
+
+def show_pool_status(pools: list[dict[str, Any]], problems_only: bool = False) -> str:
+    """One row per site (every Redis server's; with ``problems_only`` those with a
+    problem), the totals, then each pool's daemons."""
+    out = [("SITE", "LEADER", "ARMED", "NEXT DUE", "SENT", "FAILED", "LAST FIRE",
+            "BEAT AGE", "STATE")]  # fmt: skip
+    ok = bad = 0
+    for pool in pools:
+        for r in pool["sites"]:
+            ok, bad = (ok + 1, bad) if r["ok"] else (ok, bad + 1)
+            if problems_only and r["ok"]:
+                continue
+            out.append(
+                (
+                    r["site"],
+                    r.get("leader") or "-",
+                    _count(r.get("armed")),
+                    short_iso(r.get("next_due")),
+                    _count(r.get("fires_sent")),
+                    _count(r.get("fires_failed")),
+                    _last_fire(r.get("last_fire"), pool["now_ms"]),
+                    age(r.get("heartbeat_age_ms"))
+                    if r.get("heartbeat_age_ms") is not None
+                    else "-",
+                    "ok" if r["ok"] else f"PROBLEM: {r['problem']}",
+                )
+            )
+    lines = table(out) if len(out) > 1 else ["no site with a problem" if ok else "no sites"]
+    lines.append(f"{ok + bad} site{'' if ok + bad == 1 else 's'}: {ok} ok, {bad} with a problem")
+    for pool in pools:
+        daemons = pool["daemons"]
+        alive = sum(1 for d in daemons if d["alive"])
+        lines.append(
+            f"pool {pool['pool']!r} at {pool['redis_url']}: {alive} daemon"
+            f"{'' if alive == 1 else 's'} alive"
+        )
+        rows = [("  DAEMON", "ALIVE", "LEADS")]
+        for d in daemons:
+            until = d.get("alive_for_ms")
+            if d["alive"]:
+                state = f"yes (renewed, {age(until)} left)"
+            elif isinstance(until, int):
+                state = f"no (gone {age(-until)} ago)"
+            else:
+                state = "no (not a member)"
+            rows.append((f"  {d['instance']}", state, str(d["leads"])))
+        if len(rows) > 1:
+            lines += table(rows)
+    return "\n".join(lines)
