@@ -85,6 +85,7 @@ class ArmedSet:
 
     def __init__(self) -> None:
         self.items: dict[str, Entry] = {}  # a group is there under each of its members
+        self._groups: list[Group] = []  # every group made (some may have emptied since)
         self._heap: list[tuple[int, int, str | Group]] = []
         self._seq = itertools.count(1)
         self._armed = 0
@@ -178,6 +179,7 @@ class ArmedSet:
         for ids, ts, due, last_fired in parts:
             if len(ids) >= MIN_GROUP:
                 part = Group(group.model, group.schedule, ids, ts, None, 0, last_fired)
+                self._groups.append(part)
                 self.items.update(dict.fromkeys(ids, part))
                 self.set_group_due(part, due)
                 continue
@@ -203,7 +205,8 @@ class ArmedSet:
                 item.seq = next(seq)
                 heap.append((item.due, item.seq, item.id))
                 armed += 1
-        for group in groups:
+        made = list(groups)
+        for group in made:
             index.update(dict.fromkeys(group.ids, group))
             if group.due is not None:
                 group.seq = next(seq)
@@ -211,6 +214,7 @@ class ArmedSet:
                 armed += len(group.ids)
         heapq.heapify(heap)
         self.items = index
+        self._groups = made
         self._heap = heap
         self._armed = armed
 
@@ -250,22 +254,30 @@ class ArmedSet:
 
     def upcoming(self, count: int) -> list[tuple[int, str]]:
         """The next ``count`` (due, id) pairs, earliest first, without changing anything."""
+        items = self.items
         live = [
-            (due, seq, entry)
+            (due, seq, key)
             for due, seq, key in self._heap
-            if (entry := self._live(due, seq, key)) is not None
+            if (
+                key.seq == seq and key.due == due and key.ids
+                if type(key) is Group
+                else type(entry := items.get(key)) is Item  # type: ignore[arg-type]
+                and entry.seq == seq
+                and entry.due == due
+            )
         ]
-        first = heapq.nsmallest(count, live, key=lambda e: (e[0], e[1]))
+        first = heapq.nsmallest(count, live)
         if not first:
             return []
         # Entries due at the last instant kept may hold smaller ids than those kept.
         last = first[-1][0]
-        chosen = [(due, entry) for due, _seq, entry in live if due <= last]
-        pairs = (
-            (due, item_id)
-            for due, entry in chosen
-            for item_id in (entry.ids if type(entry) is Group else (entry.id,))  # type: ignore[union-attr]
-        )
+        chosen = [(due, key) for due, _seq, key in live if due <= last]
+        pairs: list[tuple[int, str]] = []
+        for due, key in chosen:
+            if isinstance(key, Group):
+                pairs.extend((due, item_id) for item_id in key.ids)
+            else:
+                pairs.append((due, key))
         return heapq.nsmallest(count, pairs)
 
     def __iter__(self) -> Iterator[Item]:
@@ -280,9 +292,17 @@ class ArmedSet:
                     yield entry.item_at(index)
 
     def groups(self) -> list[Group]:
-        """The groups (each once)."""
-        found = {id(e): e for e in self.items.values() if isinstance(e, Group)}
-        return list(found.values())
+        """The groups that have members."""
+        self._groups = [group for group in self._groups if group.ids]
+        return list(self._groups)
+
+    def listing(self) -> Listing:
+        """What :meth:`Listing.first` needs, copied (cheap: references, and each group's
+        ids), so that sorting a million items can run without the engine lock."""
+        return Listing(
+            list(self.items.values()),
+            [(g, g.due, g.last_fired, list(g.ids), list(g.ts)) for g in self.groups()],
+        )
 
     def _leave(self, group: Group, item_id: str) -> None:
         index = group.ids.index(item_id)
@@ -327,3 +347,34 @@ class ArmedSet:
                 if self._live(due, seq, key) is not None
             ]
             heapq.heapify(self._heap)
+
+
+def _listing_key(item: Item) -> tuple[bool, int, str]:
+    return (item.due is None, item.due if item.due is not None else 0, item.id)
+
+
+@dataclass(slots=True)
+class Listing:
+    """The armed set as it was when copied (:meth:`ArmedSet.listing`)."""
+
+    entries: list[Entry]
+    groups: list[tuple[Group, int | None, int | None, list[str], list[int]]]
+
+    def first(self, count: int) -> list[Item]:
+        """The first ``count`` items by (disarmed last, next instant, id); a group's
+        members as copies. Only the members that may be among them are built."""
+        singles = (entry for entry in self.entries if isinstance(entry, Item))
+        chosen = heapq.nsmallest(count, singles, key=_listing_key)
+        # Groups earliest first; once ``count`` items are chosen, a group due later than
+        # the last of them has none to add.
+        for group, due, last_fired, ids, ts in sorted(
+            self.groups, key=lambda g: (g[1] is None, g[1] if g[1] is not None else 0)
+        ):
+            if len(chosen) >= count and (due is None, due or 0) > _listing_key(chosen[-1])[:2]:
+                break
+            position = {item_id: n for n, item_id in enumerate(ids)}
+            for item_id in heapq.nsmallest(count, ids):
+                spec = ScheduleUpsert._validated(item_id, group.model, ts[position[item_id]], None)
+                chosen.append(Item(spec, group.schedule, due, 0, last_fired))
+            chosen = heapq.nsmallest(count, chosen, key=_listing_key)
+        return chosen

@@ -520,7 +520,15 @@ def observe(engine: Engine, now: int) -> object:
         item.id: (item.spec, item.due, item.last_fired, item_state(item, now))
         for item in engine.armed
     }
-    return (items, engine.armed.armed, len(engine.armed), engine.next_due(), engine.upcoming(25))
+    listed = [(i.id, i.due, i.spec, i.last_fired) for i in engine.armed.listing().first(30)]
+    return (
+        items,
+        engine.armed.armed,
+        len(engine.armed),
+        engine.next_due(),
+        engine.upcoming(25),
+        listed,
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -564,3 +572,34 @@ def test_random_walk_with_groups_answers_as_without(
             results = [fired(e.due(now)) for e in (grouped, plain)]  # type: ignore[misc]
         assert results[0] == results[1], f"step {_step}"
         assert observe(grouped, now) == observe(plain, now), f"step {_step}"
+
+
+def test_rpc_schedules_and_next_answer_for_members_as_for_single_items() -> None:
+    """The ``schedules`` and ``next`` RPCs answer the same, row for row, whether items
+    are held in groups or each alone."""
+    from btu_scheduler.rpcserver import RpcHandler
+    from tests.test_rpcserver import FakeDaemon
+
+    specs = [
+        *(cron(f"B{n:02d}", "*/2 * * * *", tz="Europe/Paris") for n in range(12)),
+        *(cron(f"A{n:02d}") for n in range(6)),
+        cron("C00"),
+        cron("D00", enabled=False),
+        *(cron(f"E{n:02d}", enabled=False) for n in range(5)),
+        once("RL-1", T0 + 90 * SEC),
+    ]
+    answers = []
+    for min_group in (MIN_GROUP, 10**9):
+        daemon = FakeDaemon()
+        daemon.now = T0 + 1
+        mp = pytest.MonkeyPatch()
+        mp.setattr(engine_module, "MIN_GROUP", min_group)
+        daemon.engine.load(specs, {}, daemon.now)
+        mp.undo()
+        assert bool(daemon.engine.armed.groups()) == (min_group == MIN_GROUP)
+        daemon.engine.cancel("A03")
+        rpc = RpcHandler(daemon)
+        answers.append(
+            (rpc.handle("schedules", "15"), rpc.handle("schedules", None), rpc.handle("next", "9"))
+        )
+    assert answers[0] == answers[1]
