@@ -176,6 +176,7 @@ class ArmedSet:
         last fire: a group when big enough, else single items."""
         self.set_group_due(group, None)
         group.ids, group.ts = [], []
+        self._groups = [g for g in self._groups if g.ids]  # rare: forget emptied groups
         for ids, ts, due, last_fired in parts:
             if len(ids) >= MIN_GROUP:
                 part = Group(group.model, group.schedule, ids, ts, None, 0, last_fired)
