@@ -603,3 +603,26 @@ def test_rpc_schedules_and_next_answer_for_members_as_for_single_items() -> None
             (rpc.handle("schedules", "15"), rpc.handle("schedules", None), rpc.handle("next", "9"))
         )
     assert answers[0] == answers[1]
+
+
+def test_engine_built_from_grouped_decoding_equals_one_built_item_by_item() -> None:
+    """Start-up's path (decode_state_groups, then load with groups) arms the same items,
+    with the same catch-up fires, as decoding each value and loading the specs."""
+    from streams.publish import decode_state_values
+
+    rng = random.Random(7)
+    specs = [random_spec(rng, f"TS-{n:04d}", T0 - (n % 3) * 10 * MIN) for n in range(400)]
+    items = {s.id.encode(): orjson.dumps(s.encode()) for s in specs}
+    items[b"BAD"] = b"{}"
+    last = {s.id: T0 - 2 * MIN for s in specs[::5]}
+    now = T0 + 30 * SEC
+    decoded = decode_state_groups(dict(items))
+    grouped = Engine(grace_ms=GRACE)
+    catch_grouped = grouped.load(decoded.singles, last, now, groups=decoded.groups)
+    good, bad = decode_state_values({k.decode(): v for k, v in items.items()})
+    plain = Engine(grace_ms=GRACE)
+    catch_plain = plain.load(good, last, now)
+    assert grouped.armed.groups() and ["BAD"] == [b[0] for b in bad] == [b[0] for b in decoded.bad]
+    assert fired(catch_plain) == fired(catch_grouped)
+    assert observe(plain, now) == observe(grouped, now)
+    assert fired(plain.due(now + 5 * MIN)) == fired(grouped.due(now + 5 * MIN))
