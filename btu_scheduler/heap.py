@@ -8,10 +8,12 @@ proportional to the number of armed items.
 Items that share everything about when and what they fire (kind, task, expression, zone,
 enabled), their next instant and their last fire are held as one :class:`Group`: one
 heap entry and one object for all of them, each member costing its id, its ``ts`` and a
-slot in the index (a million items take about a quarter of the memory they take as
-:class:`Item` objects). Groups are made at start-up (:meth:`ArmedSet.load`), from
-:data:`MIN_GROUP` members up; a member that an upsert, a delete or a cancel treats
-differently from the rest leaves its group and becomes an :class:`Item` of its own.
+slot in the index (a million items loaded take less than half the memory they took
+as :class:`Item` objects). Groups of :data:`MIN_GROUP` to :data:`MAX_GROUP` members are
+made at start-up and resync (:meth:`ArmedSet.load`); a member that an upsert, a delete,
+a disable or a cancel treats differently from the rest leaves its group and becomes an
+:class:`Item` of its own (:meth:`ArmedSet.detach`), and a promotion that finds a group
+fired in part splits it (:meth:`ArmedSet.split`).
 :meth:`ArmedSet.get` answers for a member with an :class:`Item` built on the spot (a
 copy: changing it changes nothing in the set).
 """
@@ -208,7 +210,7 @@ class ArmedSet:
                 armed += 1
         made = list(groups)
         for group in made:
-            index.update(dict.fromkeys(group.ids, group))
+            index.update(zip(group.ids, itertools.repeat(group)))
             if group.due is not None:
                 group.seq = next(seq)
                 heap.append((group.due, group.seq, group))
