@@ -67,7 +67,10 @@ _malloc_trim = _find_malloc_trim()
 
 
 def read_last_fire(r: Redis, keys: Keys) -> dict[str, int]:
-    return {text(k): int(v) for k, v in r.hgetall(keys.last_fire).items() if v.isdigit()}
+    fields = r.hgetall(keys.last_fire)  # one field per item that ever fired: inline text()
+    return {
+        k.decode() if isinstance(k, bytes) else k: int(v) for k, v in fields.items() if v.isdigit()
+    }
 
 
 def stream_last_id(r: Redis, key: str) -> str:
