@@ -297,6 +297,13 @@ class Daemon:
     def rss_kib(self) -> dict[str, int]:
         return proc_status(self.pid)
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the daemon has used so far (/proc/<pid>/stat): on a
+        shared machine a steadier measure than wall time."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def events(self, name: str) -> list[dict[str, Any]]:
         """The daemon's JSON log lines whose ``event`` is ``name``."""
         out = []

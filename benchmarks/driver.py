@@ -128,7 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the daemon from this source tree (e.g. a copy with a prototype fix); "
         "default: this repository",
     )  # fmt: skip
+    parser.add_argument(
+        "--startup-sizes", nargs="+", type=int, metavar="N",
+        help="item counts the startup section measures (default: 100000 1000000; "
+        "100000 with --quick), e.g. --only startup --startup-sizes 1000000",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    measure_startup.SIZES = args.startup_sizes
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
 

@@ -9,8 +9,10 @@ lock for half a second and made a 1-second item fire 533 ms late).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import redis
@@ -21,7 +23,7 @@ from btu_scheduler.engine import Engine, Fire
 from streams.errors import CronError
 from streams.keys import Keys
 from streams.messages import ScheduleUpsert
-from streams.publish import decode_state_values, snapshot
+from streams.publish import decode_state_groups, snapshot_raw
 from streams.redisio import text
 
 
@@ -44,8 +46,31 @@ class Loaded:
         return round((time.perf_counter() - self.started) * 1000, 1)
 
 
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``): the
+    snapshot's buffers are freed by now, and would otherwise stay in the daemon's RSS.
+    Nothing happens where there is no glibc."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
 def read_last_fire(r: Redis, keys: Keys) -> dict[str, int]:
-    return {text(k): int(v) for k, v in r.hgetall(keys.last_fire).items() if v.isdigit()}
+    fields = r.hgetall(keys.last_fire)  # one field per item that ever fired: inline text()
+    return {
+        k.decode() if isinstance(k, bytes) else k: int(v) for k, v in fields.items() if v.isdigit()
+    }
 
 
 def stream_last_id(r: Redis, key: str) -> str:
@@ -59,19 +84,23 @@ def stream_last_id(r: Redis, key: str) -> str:
 def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -> Loaded:
     """Snapshot → decoded specs → a new engine with its catch-up fires. No lock taken."""
     started = time.perf_counter()
-    snap = snapshot(r, keys)
+    snap = snapshot_raw(r, keys)
     rpc_last_id = stream_last_id(r, keys.rpc)
     last_fire = read_last_fire(r, keys)
-    state_ids = list(snap.items)  # before decoding: the bulk decode empties the snapshot
-    specs, bad = decode_state_values(snap.items)
-    for item_id, raw, error in bad:
-        dead.add(keys.state, item_id, {"value": text(raw)[:2000]}, str(error))
+    decoded = decode_state_groups(snap.items)  # empties the snapshot as it goes
+    for item_id, raw, error in decoded.bad:
+        dead.add(keys.state, item_id, {"value": raw.decode("utf-8", "replace")[:2000]}, str(error))
 
     def on_error(spec: ScheduleUpsert, error: CronError) -> None:
         dead.add(keys.state, spec.id, spec.encode(), str(error))
 
     engine = Engine(grace_ms=grace_ms)
-    catch_up = engine.load(specs, last_fire, now_ms, on_error=on_error)
+    catch_up = engine.load(
+        decoded.singles, last_fire, now_ms, on_error=on_error, groups=decoded.groups
+    )
+    state_ids = decoded.ids  # every id in the hash, valid or not
+    del decoded  # the snapshot's values went with the decoding
+    release_free_memory()
     return Loaded(
         engine,
         catch_up,
@@ -92,13 +121,14 @@ class _FiredBy(Mapping[str, int]):
         self._old = old
 
     def __getitem__(self, item_id: str) -> int:
-        item = self._old.armed.get(item_id)
-        if item is None or item.last_fired is None:
+        entry = self._old.armed.entry(item_id)  # a group's last fire is its members'
+        if entry is None or entry.last_fired is None:
             raise KeyError(item_id)
-        return item.last_fired
+        return entry.last_fired
 
     def __iter__(self) -> Iterator[str]:
-        return (item.id for item in self._old.armed if item.last_fired is not None)
+        entries = self._old.armed.items.items()
+        return (item_id for item_id, entry in entries if entry.last_fired is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

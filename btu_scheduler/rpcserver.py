@@ -8,7 +8,6 @@ docs/protocol.md): the armed items with their next instant, for the CLI.
 
 from __future__ import annotations
 
-import heapq
 import os
 import socket
 import time
@@ -216,10 +215,8 @@ class RpcHandler:
     def cmd_schedules(self, arg: str | None) -> list[dict[str, Any]]:
         limit = _count(arg, default=MAX_LIST)
         with self.d.locked():
-            items = list(self.d.engine.armed)  # references only: the sort runs unlocked
-        first = heapq.nsmallest(
-            limit, items, key=lambda i: (i.due is None, i.due if i.due is not None else 0, i.id)
-        )
+            listing = self.d.engine.armed.listing()  # references only: the sort runs unlocked
+        first = listing.first(limit)
         with self.d.locked():
             return [describe_item(item) for item in first]
 

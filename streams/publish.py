@@ -7,8 +7,10 @@ takes a :func:`snapshot` sees either both or neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import orjson
 from redis import Redis
@@ -16,7 +18,7 @@ from redis.exceptions import ResponseError
 
 from streams import codec
 from streams.errors import ProtocolError
-from streams.keys import SCHEDULES_MAXLEN, F, Keys
+from streams.keys import PROTOCOL_VERSION, SCHEDULES_MAXLEN, F, Keys, Kind
 from streams.messages import ScheduleDelete, ScheduleUpsert, decode_schedule_event
 from streams.redisio import text, xadd
 
@@ -169,6 +171,24 @@ def snapshot(r: Redis, keys: Keys) -> Snapshot:
 
     Consuming the stream after ``last_id`` then applies every later change exactly once.
     """
+    raw = snapshot_raw(r, keys)
+    items = {text(k): v if isinstance(v, bytes) else v.encode() for k, v in raw.items.items()}
+    return Snapshot(items=items, last_id=raw.last_id, entries_added=raw.entries_added)
+
+
+@dataclass(frozen=True, slots=True)
+class RawSnapshot:
+    """:class:`Snapshot` with the state hash as the client returned it (ids and values
+    as bytes, or as text from a client that decodes responses): for
+    :func:`decode_state_groups`, which decodes ids and values in one pass."""
+
+    items: dict[bytes | str, bytes | str]
+    last_id: str
+    entries_added: int | None = None
+
+
+def snapshot_raw(r: Redis, keys: Keys) -> RawSnapshot:
+    """:func:`snapshot` without turning every id into text first."""
     pipe = r.pipeline(transaction=True)
     pipe.hgetall(keys.state)
     pipe.xinfo_stream(keys.schedules)
@@ -184,8 +204,7 @@ def snapshot(r: Redis, keys: Keys) -> Snapshot:
         last_id = text(info["last-generated-id"])
         raw_added = info.get("entries-added")
         added = None if raw_added is None else int(raw_added)
-    items = {text(k): v if isinstance(v, bytes) else v.encode() for k, v in state.items()}
-    return Snapshot(items=items, last_id=last_id, entries_added=added)
+    return RawSnapshot(items=state, last_id=last_id, entries_added=added)
 
 
 def decode_state_value(item_id: str, raw: bytes | str) -> ScheduleUpsert:
@@ -262,9 +281,223 @@ def _decode_with(
     )
 
 
+@dataclass(slots=True)
+class StateGroup:
+    """Cron upserts that differ only in their id and ``ts``: ``model`` is one of them
+    (its kind, task, cron, tz and enabled are every member's), ``ids[i]`` has the
+    upsert ``ts[i]``."""
+
+    model: ScheduleUpsert
+    ids: list[str]
+    ts: list[int]
+
+    def specs(self) -> list[ScheduleUpsert]:
+        """Every member as the upsert it is."""
+        model = self.model
+        return [
+            ScheduleUpsert._validated(item_id, model, ts, None)
+            for item_id, ts in zip(self.ids, self.ts, strict=True)
+        ]
+
+
+@dataclass(slots=True)
+class DecodedState:
+    """A whole state hash decoded by :func:`decode_state_groups`."""
+
+    groups: list[StateGroup] = field(default_factory=list)  # the cron items
+    singles: list[ScheduleUpsert] = field(default_factory=list)  # the once items
+    bad: list[tuple[str, bytes, ProtocolError]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # every id in the hash, valid or not
+
+    def specs(self) -> list[ScheduleUpsert]:
+        return [*self.singles, *(spec for group in self.groups for spec in group.specs())]
+
+
+# What the publisher (``orjson.dumps(ScheduleUpsert.encode())``) writes first: a value
+# that starts otherwise is decoded the slow way, with the same result.
+_PREFIX = b'{"v":"' + PROTOCOL_VERSION.encode() + b'","op":"upsert","id":"'
+_CRON = b'","kind":"cron"'
+_ONCE = b'","kind":"once"'
+_TS = b',"ts":"'
+_AT = b',"at":"'
+_PROBE_ID = "P"
+_NO_TEMPLATE: Any = object()
+# How many distinct (shape, ts) the decoder remembers: items published together share one.
+_MAX_TAILS = 65_536
+
+
+def decode_state_groups(items: MutableMapping[bytes | str, bytes | str]) -> DecodedState:
+    """Decode a whole snapshot (:attr:`RawSnapshot.items`, emptied once done) into cron
+    items grouped by everything but their id and ``ts``, once items one by one, and
+    the values that are not valid upserts (each with its error).
+
+    The same items and errors as :func:`decode_state_value` per item, without one
+    object per cron item. The values the publisher writes for items of one group differ
+    only in the text of the id and of ``ts`` (and ``at``): the rest (the value's
+    *shape*) is decoded and checked once, the first time it is seen, together with a
+    probe (the same shape with another id, ``ts`` and ``at``) that proves they sit where
+    the decoder reads them; every other value of that shape then costs a few byte
+    comparisons and the checks of its own id and numbers. A value the fast way cannot
+    vouch for goes the slow way.
+    """
+    decoder = _Decoder()
+    out = decoder.out
+    start = len(_PREFIX)
+    add_id, plain = out.ids.append, _PLAIN_ID.fullmatch
+    cron, once, tails = decoder.cron, decoder.once, decoder.tails
+    # The raw values are freed all together at the end, not one by one: what is kept
+    # (the ids) then sits in memory of its own, and the memory of the raw values, whole
+    # arenas of it, goes back to the system.
+    for key, value in items.items():
+        raw = value if type(value) is bytes else str(value).encode()
+        key_b = key if type(key) is bytes else str(key).encode()
+        end = start + len(key_b)
+        if plain(key_b) is not None and raw.startswith(_PREFIX) and raw.startswith(key_b, start):
+            item_id = key_b.decode("ascii")
+            add_id(item_id)
+            seen = tails.get(raw[end:])
+            if seen is not None:  # all after the id as in a value decoded before
+                seen[0].ids.append(item_id)
+                seen[0].ts.append(seen[1])
+                continue
+            if raw.startswith(_CRON, end):
+                if cron(item_id, raw, end):
+                    continue
+            elif raw.startswith(_ONCE, end) and once(item_id, raw, end):
+                continue
+        else:
+            item_id = key_b.decode("utf-8", "replace")
+            add_id(item_id)
+        decoder.slow(item_id, raw)
+    items.clear()
+    out.groups = list(decoder.groups.values())
+    return out
+
+
+class _Decoder:
+    """The state of one :func:`decode_state_groups`: shapes seen, numbers parsed."""
+
+    def __init__(self) -> None:
+        self.out = DecodedState()
+        self.groups: dict[tuple[object, ...], StateGroup] = {}
+        # shape -> the group (or the model once item) of its values; None: the slow way
+        self.cron_shapes: dict[tuple[bytes, bytes], StateGroup | None] = {}
+        self.once_shapes: dict[tuple[bytes, bytes, bytes], ScheduleUpsert | None] = {}
+        self.numbers: dict[bytes, int] = {}
+        # All after the id of a cron value decoded the fast way -> its group and ts.
+        self.tails: dict[bytes, tuple[StateGroup, int]] = {}
+        self.shared: dict[tuple[object, ...], ScheduleUpsert] = {}
+
+    def number(self, text: bytes) -> int | None:
+        value = self.numbers.get(text)
+        if value is None and (value := _parse_ts(text)) is not None:
+            self.numbers[text] = value
+        return value
+
+    def cron(self, item_id: str, raw: bytes, end: int) -> bool:
+        t = raw.rfind(_TS)
+        q = raw.find(b'"', t + 7) if t > end else -1
+        if q < 0:
+            return False
+        shape = (raw[end:t], raw[q:])
+        group = self.cron_shapes.get(shape, _NO_TEMPLATE)
+        if group is _NO_TEMPLATE:
+            model = _template(item_id, raw, (shape[0], b"", shape[1]))
+            group = self.cron_shapes[shape] = None if model is None else self.group_of(model)
+        ts = self.number(raw[t + 7 : q])
+        if group is None or ts is None:
+            return False
+        group.ids.append(item_id)
+        group.ts.append(ts)
+        if len(self.tails) < _MAX_TAILS:
+            self.tails[raw[end:]] = (group, ts)
+        return True
+
+    def once(self, item_id: str, raw: bytes, end: int) -> bool:
+        a = raw.rfind(_AT)
+        t = raw.rfind(_TS, end, a) if a > end else -1
+        qt = raw.find(b'"', t + 7) if t > end else -1
+        qa = raw.find(b'"', a + 7) if 0 < qt < a else -1
+        if qa < 0:
+            return False
+        shape = (raw[end:t], raw[qt:a], raw[qa:])
+        model = self.once_shapes.get(shape, _NO_TEMPLATE)
+        if model is _NO_TEMPLATE:
+            model = self.once_shapes[shape] = _template(item_id, raw, shape)
+        ts, at = self.number(raw[t + 7 : qt]), self.number(raw[a + 7 : qa])
+        if model is None or ts is None or at is None:
+            return False
+        self.out.singles.append(ScheduleUpsert._validated(item_id, model, ts, at))
+        return True
+
+    def slow(self, item_id: str, raw: bytes) -> None:
+        try:
+            event = _decode_with(self.shared, item_id, raw)
+        except ProtocolError as e:
+            self.out.bad.append((item_id, raw, e))
+            return
+        if event.kind == Kind.CRON:
+            group = self.group_of(event)
+            group.ids.append(item_id)
+            group.ts.append(event.ts)
+        else:
+            self.out.singles.append(event)
+
+    def group_of(self, model: ScheduleUpsert) -> StateGroup:
+        return _group_of(self.groups, model)
+
+
+def _group_of(groups: dict[tuple[object, ...], StateGroup], model: ScheduleUpsert) -> StateGroup:
+    key = (model.task, model.cron, model.tz, model.enabled)
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = StateGroup(model, [], [])
+    return group
+
+
+# An id :func:`codec.check_id` accepts that JSON writes as it is: printable ASCII
+# without quote or backslash, not only spaces.
+_PLAIN_ID = re.compile(rb"(?=[ ]*[!#-\[\]-~])[ !#-\[\]-~]{1,%d}" % codec.MAX_ID)
+
+
+def _parse_ts(text: bytes) -> int | None:
+    if not (0 < len(text) <= 20 and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= codec.MAX_MS else None
+
+
+def _template(item_id: str, raw: bytes, shape: tuple[bytes, bytes, bytes]) -> ScheduleUpsert | None:
+    """The upsert ``raw`` holds when every value of its shape (``raw`` without the text
+    of its id, ``ts`` and, for a once item, ``at``) can be decoded by reading only
+    those, else None: the shape decoded with other numbers and id must give them back,
+    and the rest unchanged."""
+    once = bool(shape[1])
+    probe_raw = _PREFIX + _PROBE_ID.encode() + shape[0] + _TS + b"1" + shape[1]
+    if once:
+        probe_raw += _AT + b"2" + shape[2]
+    else:
+        probe_raw += shape[2]
+    try:
+        model = decode_state_value(item_id, raw)
+        probe = decode_state_value(_PROBE_ID, probe_raw)
+    except ProtocolError:
+        return None
+    same = (probe.kind, probe.task, probe.cron, probe.tz, probe.enabled) == (
+        model.kind, model.task, model.cron, model.tz, model.enabled
+    )  # fmt: skip
+    if not same or probe.ts != 1 or probe.at != (2 if once else None):
+        return None
+    return model if model.kind == (Kind.ONCE if once else Kind.CRON) else None
+
+
 __all__ = [
+    "DecodedState",
     "PublishAllResult",
+    "RawSnapshot",
     "Snapshot",
+    "StateGroup",
+    "decode_state_groups",
     "decode_state_value",
     "decode_state_values",
     "keep_baseline",
@@ -273,4 +506,5 @@ __all__ = [
     "publish_events",
     "publish_upsert",
     "snapshot",
+    "snapshot_raw",
 ]

@@ -280,3 +280,29 @@ def test_an_item_due_in_year_9999_sleeps_without_overflow(
     assert 253_402_300_799_999 == daemon.engine.next_due()
     assert 0 == daemon.step()
     assert [] == daemon.endpoint.requests
+
+
+def test_start_up_forgets_last_fire_only_of_items_gone(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys, clock: FakeClock
+) -> None:
+    """Start-up forgets the last-fire record of an item deleted while no leader ran, and
+    keeps those of the items still in the state hash: their catch-up baseline survives,
+    so the next start-up does not fire an instant they already fired."""
+    publish_upsert(real_redis, keys, spec("TS-KEPT", ts=T0 - 600_000))
+    real_redis.hset(keys.last_fire, mapping={"TS-KEPT": T0, "TS-GONE": T0 - 60_000})
+    clock.advance(30)
+    first = make_daemon("loop-k1")
+    assert first._start()
+    first.step(wait=False)
+    assert ({b"TS-KEPT": str(T0).encode()}, []) == (
+        real_redis.hgetall(keys.last_fire),
+        first.endpoint.requests,
+    )
+    first.lease.release()
+    second = make_daemon("loop-k2")
+    assert second._start()
+    second.step(wait=False)
+    assert ([], {b"TS-KEPT": str(T0).encode()}) == (
+        second.endpoint.requests,
+        real_redis.hgetall(keys.last_fire),
+    )
