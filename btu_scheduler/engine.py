@@ -82,11 +82,32 @@ def latest_at_or_before(
     return schedule.next_after(lo)
 
 
-@dataclass(frozen=True, slots=True)
 class _Shared:
-    schedule: CronSchedule
-    latest: int | None  # last instant at or before the load's now
-    following: int | None  # first instant after it
+    """What the items of one (expression, zone) share at a load: the compiled schedule,
+    its first instant after now, and (only when some item may need it) its last instant
+    at or before now."""
+
+    __slots__ = ("_latest", "following", "now_ms", "schedule")
+
+    def __init__(self, schedule: CronSchedule, now_ms: int) -> None:
+        self.schedule = schedule
+        self.now_ms = now_ms
+        self.following = schedule.next_after(now_ms)
+        self._latest: int | bool | None = False  # False: not computed yet
+
+    def latest_after(self, floor: int) -> int | None:
+        """The last instant at or before now, when it is after ``floor``; else None.
+        One ``next_after`` answers "none" (the usual case at a restart: every item fired
+        its last instant, or was published after it); only otherwise is the latest
+        searched (about 55 ``next_after`` calls)."""
+        following = self.schedule.next_after(floor)
+        if following is None or following > self.now_ms:
+            return None
+        if self._latest is False:
+            self._latest = latest_at_or_before(self.schedule, self.now_ms)
+        latest = self._latest
+        assert latest is not True
+        return latest
 
 
 def _shared(spec: ScheduleUpsert, now_ms: int) -> _Shared | CronError:
@@ -95,7 +116,7 @@ def _shared(spec: ScheduleUpsert, now_ms: int) -> _Shared | CronError:
     except CronError as e:
         return e
     assert schedule is not None
-    return _Shared(schedule, latest_at_or_before(schedule, now_ms), schedule.next_after(now_ms))
+    return _Shared(schedule, now_ms)
 
 
 class Engine:
@@ -240,9 +261,14 @@ class Engine:
     ) -> list[Part]:
         """The catch-up fires of a bucket's members; returns its members split by their
         last fire (after catch-up), each part with its next instant."""
-        model, latest = bucket.model, shared.latest
+        model = bucket.model
         due = shared.following if model.enabled else None
-        fire_at = latest if model.enabled else None
+        fire_at = None
+        if model.enabled:
+            # No member needs the latest instant unless it falls after its own baseline.
+            get = last_fire.get
+            floor = min(max(get(i) or 0, ts) for i, ts in zip(bucket.ids, bucket.ts, strict=True))
+            fire_at = shared.latest_after(floor)
         missed = fire_at is not None and now_ms - fire_at > self.grace_ms
         # The usual cases in one pass each: every member with the same last fire (none
         # yet, or the latest instant), and none or all of them to catch up.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import redis
@@ -23,7 +23,7 @@ from btu_scheduler.engine import Engine, Fire
 from streams.errors import CronError
 from streams.keys import Keys
 from streams.messages import ScheduleUpsert
-from streams.publish import decode_state_groups, snapshot_raw
+from streams.publish import DecodedState, decode_state_groups, decode_state_values, snapshot_raw
 from streams.redisio import text
 
 
@@ -81,13 +81,28 @@ def stream_last_id(r: Redis, key: str) -> str:
     return text(info["last-generated-id"])
 
 
+# Below this many items the grouped decoder's per-shape probes cost more than they save
+# (a site of a multi-site daemon has tens of items, each of its own shape).
+GROUPED_FROM = 2_000
+
+
+def _decode(items: MutableMapping[bytes | str, bytes | str]) -> DecodedState:
+    if len(items) >= GROUPED_FROM:
+        return decode_state_groups(items)
+    plain = {text(k): v if isinstance(v, bytes) else str(v).encode() for k, v in items.items()}
+    items.clear()
+    ids = list(plain)
+    good, bad = decode_state_values(plain)
+    return DecodedState(singles=good, bad=bad, ids=ids)
+
+
 def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -> Loaded:
     """Snapshot → decoded specs → a new engine with its catch-up fires. No lock taken."""
     started = time.perf_counter()
     snap = snapshot_raw(r, keys)
     rpc_last_id = stream_last_id(r, keys.rpc)
     last_fire = read_last_fire(r, keys)
-    decoded = decode_state_groups(snap.items)  # empties the snapshot as it goes
+    decoded = _decode(snap.items)  # empties the snapshot as it goes
     for item_id, raw, error in decoded.bad:
         dead.add(keys.state, item_id, {"value": raw.decode("utf-8", "replace")[:2000]}, str(error))
 
