@@ -23,6 +23,7 @@ import orjson
 
 from benchmarks import (
     measure_fires,
+    measure_fleet,
     measure_idle,
     measure_propagation,
     measure_rpc,
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Section] = {
     "startup": measure_startup.run,
     "idle": measure_idle.run,
     "rqcron": measure_rqcron.run,
+    "fleet": measure_fleet.run,
 }
 COLUMNS = ("metric", "measured", "baseline (same run)", "ratio", "target", "met?")
 
