@@ -225,9 +225,14 @@ class Stub:
 
     def records(self) -> dict[str, float]:
         """fire_id → receive time (epoch ms, float) of every request since the last call."""
+        return dict(self.record_pairs())
+
+    def record_pairs(self) -> list[tuple[str, float]]:
+        """(fire_id, receive time) of every fire received since the last call, in order,
+        a fire_id received twice appearing twice."""
         response = self._http.request("GET", self.url + RECORDS_PATH)
         pairs: list[list[Any]] = orjson.loads(response.data)
-        return {str(fire): float(at) for fire, at in pairs}
+        return [(str(fire), float(at)) for fire, at in pairs]
 
     def stop(self) -> None:
         self._http.clear()

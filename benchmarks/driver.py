@@ -23,6 +23,7 @@ import orjson
 
 from benchmarks import (
     measure_fires,
+    measure_fleet,
     measure_fleet_status,
     measure_idle,
     measure_propagation,
@@ -42,6 +43,7 @@ SECTIONS: dict[str, Section] = {
     "idle": measure_idle.run,
     "rqcron": measure_rqcron.run,
     "fleetstatus": measure_fleet_status.run,
+    "fleet": measure_fleet.run,
 }
 COLUMNS = ("metric", "measured", "baseline (same run)", "ratio", "target", "met?")
 

@@ -56,6 +56,7 @@ MGET_CHUNK = 1_000  # leader keys per MGET (Lua's unpack has a limit)
 BEATS_PER_TICK = 4  # heartbeat hashes refreshed per renewal (2 commands each)
 PRUNE_EVERY = 30  # renewals between clean-ups of dead members
 MIN_GAP_S = 0.1  # between renewals, however often woken (sites loading one by one)
+EXPIRY_MARGIN_S = 0.02  # after a member's entry runs out, before looking again
 
 # KEYS: members, digests. ARGV: instance, lease_ms, digest ('' = unchanged), prune ('1'),
 # then the leader keys to read (as ARGV: they are only read).
@@ -160,6 +161,7 @@ class Keeper:
         self._plan_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._plan: dict[str, str] = {}
         self.peers: tuple[str, ...] = ()  # live daemons of the pool with our site list
+        self.next_wait = self.renew_s  # seconds from the end of a renewal to the next one
         self.leading = 0
 
     # -- thread -----------------------------------------------------------------------
@@ -191,7 +193,7 @@ class Keeper:
             try:
                 self.tick()
                 backoff.reset()
-                wait = self.renew_s
+                wait = self.next_wait
             except START_ERRORS as e:
                 if self.hub.redis_up:
                     log.error("lease_keeper_redis_error", error=str(e), pool=self.hub.pool.pool)
@@ -228,6 +230,7 @@ class Keeper:
         digests = {text(k): text(v) for k, v in _pairs(reply[2])}
         values = [None if v is None else text(v) for v in reply[3:]]
         self._set_redis(True, "")
+        self.next_wait = self._next_wait(alive, now)
         peers = tuple(sorted({i for i in alive if digests.get(i) == mine} | {self.instance}))
         self.peers = peers
         plan = self._assignment(tuple(names), peers)
@@ -266,6 +269,18 @@ class Keeper:
             self._take_sites([sites[s] for s in to_take], started, now)
         self._heartbeats(sites, now)
         self._watch(sites)
+
+    def _next_wait(self, alive: dict[str, int], now: int) -> float:
+        """Until the next renewal: the renewal period, or less when another member's
+        entry runs out before then (it may have died: its sites are then taken just
+        after its entry expires, not up to one renewal period later). A live member's
+        entry is always more than a renewal period ahead, so this costs no extra round
+        trip while every daemon lives."""
+        others = [until for member, until in alive.items() if member != self.instance]
+        if not others:
+            return self.renew_s
+        soonest = (min(others) - now) / 1000 + EXPIRY_MARGIN_S - MIN_GAP_S
+        return min(self.renew_s, max(0.0, soonest))
 
     def _assignment(self, names: tuple[str, ...], peers: tuple[str, ...]) -> dict[str, str]:
         if (names, peers) != self._plan_key:
