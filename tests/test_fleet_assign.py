@@ -76,3 +76,65 @@ def test_few_moves_when_a_daemon_leaves(n_daemons: int) -> None:
 def test_digest_ignores_order_and_duplicates() -> None:
     assert digest(["b", "a"]) == digest(["a", "b", "a"])
     assert digest(["a"]) != digest(["a", "b"])
+
+
+class TestSticky:
+    """With ``current`` (who leads each site now), sites stay where they are within the
+    bound: a reload that adds a site, or a daemon joining, moves only what must move."""
+
+    def test_adding_a_site_moves_no_other(self) -> None:
+        names = daemons(2)
+        for n in range(2, 40):
+            before = assign(SITES[:n], names)
+            after = assign(SITES[: n + 1], names, before)
+            assert 0 == moved(before, after), n
+            assert max(Counter(after.values()).values()) <= math.ceil((n + 1) / 2)
+
+    def test_removing_a_site_moves_no_other(self) -> None:
+        names = daemons(3)
+        before = assign(SITES[:30], names)
+        after = assign(SITES[1:30], names, before)
+        assert 0 == sum(1 for s in SITES[1:30] if before[s] != after[s])
+
+    def test_a_joining_daemon_takes_only_its_share(self) -> None:
+        names = daemons(3)
+        before = assign(SITES, names[:2])
+        after = assign(SITES, names, before)
+        share = math.ceil(len(SITES) / 3)
+        assert moved(before, after) == Counter(after.values())[names[2]] <= share
+        assert max(Counter(after.values()).values()) <= share
+
+    def test_holder_over_the_bound_keeps_only_the_bound(self) -> None:
+        names = daemons(2)
+        everything_on_one = dict.fromkeys(SITES[:10], names[0])
+        after = assign(SITES[:10], names, everything_on_one)
+        assert {names[0]: 5, names[1]: 5} == Counter(after.values())
+
+    def test_dead_or_unknown_holders_are_ignored(self) -> None:
+        names = daemons(2)
+        current = dict.fromkeys(SITES[:10], "gone:1")
+        assert assign(SITES[:10], names) == assign(SITES[:10], names, current)
+
+    def test_deterministic_regardless_of_order(self) -> None:
+        names = daemons(3)
+        current = dict(zip(SITES[:40], names * 20, strict=False))
+        expected = assign(SITES[:50], names, current)
+        rng = random.Random(3)
+        for _ in range(10):
+            s, d = SITES[:50], names[:]
+            rng.shuffle(s)
+            rng.shuffle(d)
+            assert expected == assign(s, d, dict(reversed(list(current.items()))))
+
+    def test_over_the_bound_the_newest_tenure_moves(self) -> None:
+        """A daemon that took a new site first (it read the new file first) gives up
+        that site, not an old one, once the others serve the same list."""
+        names = daemons(2)
+        for n in range(2, 30):
+            before = assign(SITES[:n], names)
+            new = SITES[n]
+            for first in names:
+                current = before | {new: first}
+                since = dict.fromkeys(SITES[:n], 100) | {new: 200}
+                after = assign(SITES[: n + 1], names, current, since)
+                assert all(before[s] == after[s] for s in SITES[:n]), (n, first)

@@ -142,6 +142,20 @@ def holder_of(value: str | None) -> tuple[str, str | None]:
     )
 
 
+def tenure_of(value: str) -> tuple[str, int]:
+    """``(instance, epoch)`` of a lease value (``("", 0)`` when it names none)."""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return "", 0
+    if not isinstance(data, dict):
+        return "", 0
+    instance, epoch = data.get(Leader.INSTANCE), data.get(Leader.EPOCH)
+    return (instance if isinstance(instance, str) else ""), (
+        epoch if isinstance(epoch, int) else 0
+    )
+
+
 class Keeper:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -159,6 +173,7 @@ class Keeper:
         self._watch_next = 0
         self._plan_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._plan: dict[str, str] = {}
+        self._holders: dict[str, str] = {}
         self.peers: tuple[str, ...] = ()  # live daemons of the pool with our site list
         self.leading = 0
 
@@ -230,7 +245,8 @@ class Keeper:
         self._set_redis(True, "")
         peers = tuple(sorted({i for i in alive if digests.get(i) == mine} | {self.instance}))
         self.peers = peers
-        plan = self._assignment(tuple(names), peers)
+        holders = {site: value for site, value in zip(names, values, strict=True) if value}
+        plan = self._assignment(tuple(names), peers, holders)
         to_take: list[str] = []
         leading = 0
         for site, value in zip(names, values, strict=True):
@@ -267,9 +283,20 @@ class Keeper:
         self._heartbeats(sites, now)
         self._watch(sites)
 
-    def _assignment(self, names: tuple[str, ...], peers: tuple[str, ...]) -> dict[str, str]:
-        if (names, peers) != self._plan_key:
-            self._plan_key, self._plan = (names, peers), assign(names, peers)
+    def _assignment(
+        self, names: tuple[str, ...], peers: tuple[str, ...], holders: dict[str, str]
+    ) -> dict[str, str]:
+        """The spread (``holders``: site → lease value); a site stays with the daemon
+        leading it while that one is within the bound (a reload or a join moves only the
+        sites that must move)."""
+        key = (names, peers)
+        if (key, holders) != (self._plan_key, self._holders):
+            current, since = {}, {}
+            for site, value in holders.items():
+                current[site], since[site] = tenure_of(value)
+            self._plan, self._holders = assign(names, peers, current, since), holders
+        if key != self._plan_key:
+            self._plan_key = key
             counts: dict[str, int] = {}
             for owner in self._plan.values():
                 counts[owner] = counts.get(owner, 0) + 1
