@@ -40,7 +40,7 @@ api_secret = "erp-secret"
 
 [sites."shop.example.com"]
 host_header = "shop.internal"
-lease_seconds = 3
+request_timeout_seconds = 3
 """
 
 
@@ -57,11 +57,11 @@ class TestInheritance:
         erp, shop = fleet.get("erp.example.com"), fleet.get("shop.example.com")
         assert erp is not None and shop is not None
         assert fleet.multi and ["erp.example.com", "shop.example.com"] == fleet.names()
-        assert ("redis://127.0.0.1:6379/0", "http://127.0.0.1:8000", 7.0) == (
-            erp.redis_url, erp.frappe_url, erp.request_timeout_seconds
+        assert ("redis://127.0.0.1:6379/0", "http://127.0.0.1:8000", 7.0, 4.0) == (
+            erp.redis_url, erp.frappe_url, erp.request_timeout_seconds, erp.lease_seconds
         )  # fmt: skip
-        assert ("top-key", "top-secret", 7.0) == (
-            shop.api_key, shop.api_secret, shop.request_timeout_seconds
+        assert ("top-key", "top-secret", 4.0) == (
+            shop.api_key, shop.api_secret, shop.lease_seconds
         )  # fmt: skip
 
     def test_table_overrides_top_level(self, tmp_path: Path) -> None:
@@ -69,8 +69,10 @@ class TestInheritance:
         fleet, _ = load_fleet(write(tmp_path, TWO_SITES), env={})
         erp, shop = fleet.get("erp.example.com"), fleet.get("shop.example.com")
         assert erp is not None and shop is not None
-        assert ("erp-key", "erp-secret", 4.0) == (erp.api_key, erp.api_secret, erp.lease_seconds)
-        assert 3.0 == shop.lease_seconds
+        assert ("erp-key", "erp-secret", 7.0) == (
+            erp.api_key, erp.api_secret, erp.request_timeout_seconds
+        )  # fmt: skip
+        assert 3.0 == shop.request_timeout_seconds
 
     def test_host_header_defaults_to_site_name(self, tmp_path: Path) -> None:
         fleet, _ = load_fleet(write(tmp_path, TWO_SITES), env={})
@@ -78,13 +80,18 @@ class TestInheritance:
 
     def test_env_vars_are_defaults_under_the_tables(self, tmp_path: Path) -> None:
         """A BTU_* variable overrides the top-level value, but not a site's table."""
-        env = {"BTU_LEASE_SECONDS": "9", "BTU_API_KEY": "env-key", "BTU_GRACE_SECONDS": "50"}
+        env = {"BTU_REQUEST_TIMEOUT_SECONDS": "9", "BTU_API_KEY": "env-key",
+               "BTU_GRACE_SECONDS": "50"}  # fmt: skip
         fleet, sources = load_fleet(write(tmp_path, TWO_SITES), env=env)
         erp, shop = fleet.get("erp.example.com"), fleet.get("shop.example.com")
         assert erp is not None and shop is not None
-        assert (9.0, "erp-key", 50.0) == (erp.lease_seconds, erp.api_key, erp.grace_seconds)
-        assert (3.0, "env-key", 50.0) == (shop.lease_seconds, shop.api_key, shop.grace_seconds)
-        assert {"lease_seconds", "api_key", "grace_seconds"} == set(sources.from_env)
+        assert (9.0, "erp-key", 50.0) == (
+            erp.request_timeout_seconds, erp.api_key, erp.grace_seconds
+        )  # fmt: skip
+        assert (3.0, "env-key", 50.0) == (
+            shop.request_timeout_seconds, shop.api_key, shop.grace_seconds
+        )  # fmt: skip
+        assert {"request_timeout_seconds", "api_key", "grace_seconds"} == set(sources.from_env)
 
     def test_flags_are_defaults_under_the_tables(self, tmp_path: Path) -> None:
         """--redis-url sets every site's Redis, unless a table names its own."""
@@ -106,14 +113,15 @@ class TestInheritance:
 
 class TestErrors:
     def test_error_names_the_site(self, tmp_path: Path) -> None:
-        text = TWO_SITES + '\n[sites."bad.example.com"]\nlease_seconds = -1\n'
+        text = TWO_SITES + '\n[sites."bad.example.com"]\nrequest_timeout_seconds = -1\n'
         message = fleet_error(write(tmp_path, text))
-        assert message.startswith("site 'bad.example.com': setting 'lease_seconds'"), message
+        assert message.startswith("site 'bad.example.com': setting 'request_timeout_seconds'")
 
     def test_error_in_inherited_value_names_a_site(self, tmp_path: Path) -> None:
         """A bad top-level value is reported (through the first site it reaches)."""
         text = TWO_SITES.replace("lease_seconds = 4", 'lease_seconds = "soon"')
-        assert "setting 'lease_seconds' must be a finite float" in fleet_error(write(tmp_path, text))
+        message = fleet_error(write(tmp_path, text))
+        assert "setting 'lease_seconds' must be a finite float" in message
 
     def test_unknown_key_in_a_table(self, tmp_path: Path) -> None:
         text = TWO_SITES + '\n[sites."x.example.com"]\nlease_secs = 2\n'
@@ -122,7 +130,13 @@ class TestErrors:
 
     @pytest.mark.parametrize(
         "line",
-        ['instance = "b"', 'pool = "p"', 'log_level = "debug"', 'metrics_listen = "127.0.0.1:9"'],
+        [
+            'instance = "b"',
+            'pool = "p"',
+            'log_level = "debug"',
+            'metrics_listen = "127.0.0.1:9"',
+            "lease_seconds = 2",
+        ],
     )
     def test_per_process_key_in_a_table_is_refused(self, tmp_path: Path, line: str) -> None:
         key = line.split(" ")[0]
@@ -156,7 +170,7 @@ class TestChoosingOneSite:
         path = write(tmp_path, TWO_SITES)
         one, _ = load_with_sources(path, env={}, overrides={"site": "shop.example.com"})
         assert ("shop.example.com", "shop.internal", 3.0) == (
-            one.site, one.host_header, one.lease_seconds
+            one.site, one.host_header, one.request_timeout_seconds
         )  # fmt: skip
         fleet, _ = load_fleet(path, env={}, overrides={"site": "shop.example.com"})
         assert ["shop.example.com"] == fleet.names()

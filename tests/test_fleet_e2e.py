@@ -420,12 +420,17 @@ def test_kill_9_sites_taken_over_within_lease(make_fleet: Any) -> None:
     assert set(taken) == set(victims), f"not taken: {set(victims) - set(taken)}\n{fleet.tail()}"
     assert set(fired) == set(victims), f"not fired: {set(victims) - set(fired)}"
     worst = max(fired.values())
-    print(f"\n(b) kill -9 of a daemon leading {len(victims)} sites: taken over after "
-          f"{min(taken.values()):.2f}-{max(taken.values()):.2f} s, firing again after "
-          f"{min(fired.values()):.2f}-{worst:.2f} s (lease {LEASE_S} s, renewal {RENEW_S} s)")  # fmt: skip
+    print(
+        f"\n(b) kill -9 of a daemon leading {len(victims)} sites: taken over after "
+        f"{min(taken.values()):.2f}-{max(taken.values()):.2f} s, firing again after "
+        f"{min(fired.values()):.2f}-{worst:.2f} s (lease {LEASE_S} s, renewal {RENEW_S} s)"
+    )
     assert worst <= LEASE_S + 1 + RENEW_S + 1.0  # generous: lease + 1 s + one renewal + 1 s
     time.sleep(1.5)
     fleet.assert_no_fire_twice(resend_ok=True)
+    resent = Counter((s.site, s.fire_id) for s in fleet.sent_copy())
+    print(f"(b) fire requests sent twice (answered duplicate by the app): "
+          f"{sum(1 for n in resent.values() if n > 1)}")  # fmt: skip
 
 
 # -- (c) reload: SIGHUP, control stream, broken file ------------------------------------
@@ -595,3 +600,75 @@ def test_standalone_and_fleet_never_lead_the_same_site(make_fleet: Any) -> None:
     both = {due: who for due, who in by_due.items() if len(who) > 1}
     assert not both, f"two instances fired the same instant: {both}"
     fleet.assert_no_fire_twice(resend_ok=True)
+
+
+# -- (h) a daemon joins ------------------------------------------------------------------
+
+
+def test_joining_daemon_takes_its_share_without_a_gap_or_a_fire_twice(make_fleet: Any) -> None:
+    fleet = make_fleet(8)
+    fleet.write_config()
+    for site in fleet.sites:
+        fleet.items(site)
+    d1 = fleet.start("fh-1")
+    fleet.wait_stable(daemons=1, hold=0.5)
+    joined = time.time()
+    d2 = fleet.start("fh-2")
+    # the longest time each site went without a leader, polled every 20 ms
+    gap: dict[str, float] = dict.fromkeys(fleet.sites, 0.0)
+    free_since: dict[str, float] = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        leaders = fleet.leaders()
+        now = time.monotonic()
+        for site, who in leaders.items():
+            if who is None:
+                free_since.setdefault(site, now)
+                gap[site] = max(gap[site], now - free_since[site])
+            else:
+                free_since.pop(site, None)
+        spread = Counter(leaders.values())
+        if None not in spread and spread[d2.instance] == 4 and spread[d1.instance] == 4:
+            break
+        time.sleep(0.02)
+    assert {d1.instance: 4, d2.instance: 4} == dict(fleet.spread()), fleet.tail()
+    moved_at = time.time() - joined
+    start = math.ceil(joined)
+    time.sleep(max(0.0, start + 1 + moved_at + 1.6 - time.time()))
+    end = math.floor(time.time()) - 1
+    sent = fleet.sent_copy()
+    for site in fleet.sites:
+        expected = [t * 1000 for t in range(start, end)]
+        assert {"TS-0": expected, "TS-1": expected} == instants(sent, site, start, end), site
+    fleet.assert_no_fire_twice()
+    print(
+        f"\n(h) join: 4 of 8 sites moved within {moved_at:.2f} s of the start of the 2nd "
+        f"daemon; longest leaderless gap {max(gap.values()):.2f} s (lease {LEASE_S} s)"
+    )
+    assert max(gap.values()) <= LEASE_S
+
+
+# -- the lease changed by a reload -------------------------------------------------------
+
+
+def test_reload_with_a_shorter_lease_keeps_firing_on_time(make_fleet: Any) -> None:
+    """A reload that shortens lease_seconds restarts the sites, but the pool keeps its
+    renewal period: a site must stay leader between two renewals (with the new, shorter
+    lease it lapsed between them and fired up to a renewal late)."""
+    fleet = make_fleet(2)
+    fleet.write_config()
+    long = fleet.config.read_text().replace(f"lease_seconds = {LEASE_S}", "lease_seconds = 3")
+    fleet.config.write_text(long)
+    for site in fleet.sites:
+        fleet.items(site)
+    d = fleet.start("fl-1")
+    wait_for(lambda: None not in fleet.leaders().values(), 10)
+    fleet.config.write_text(long.replace("lease_seconds = 3", "lease_seconds = 0.4"))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "config_reloaded" in d.log(), 5)
+    mark = time.time() + 1
+    time.sleep(5)
+    lags = {site: max(f.lag_ms for f in fleet.fires(site) if f.due > mark * 1000)
+            for site in fleet.sites}  # fmt: skip
+    print(f"\nlease 3 s reloaded as 0.4 s: worst lag per site {lags}")
+    assert max(lags.values()) < 400, lags
