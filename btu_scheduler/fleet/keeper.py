@@ -14,8 +14,9 @@ How a multi-site daemon's leases work (docs/scaling.md):
   longer alive (or this daemon's own name with another epoch: its predecessor). The
   takeover script decides that again inside Redis, so two daemons never both take it.
   A standalone daemon's lease (with a TTL) is honoured until it expires.
-- **Spread**: the live daemons of the pool with the same site list (:func:`assign`)
-  agree on who should lead each site. A daemon takes the free sites assigned to it at
+- **Spread**: the live daemons of the pool with the same site list (:func:`assign`,
+  given the current leaders: a site stays with its leader within the bound) agree on
+  who should lead each site. A daemon takes the free sites assigned to it at
   once, any other free site after one lease (its assigned daemon may not serve it), and
   hands over a site it leads to the daemon it is assigned to: a clean stop of that site
   (fires in flight finish or are handed back, then the lease is released), which the
@@ -151,9 +152,9 @@ def tenure_of(value: str) -> tuple[str, int]:
     if not isinstance(data, dict):
         return "", 0
     instance, epoch = data.get(Leader.INSTANCE), data.get(Leader.EPOCH)
-    return (instance if isinstance(instance, str) else ""), (
-        epoch if isinstance(epoch, int) else 0
-    )
+    if not isinstance(epoch, int):
+        epoch = 0
+    return (instance if isinstance(instance, str) else ""), epoch
 
 
 class Keeper:
