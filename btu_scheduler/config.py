@@ -244,9 +244,9 @@ def load_fleet(
 
 
 FLEET_KEYS = frozenset({"sites", "discover"})  # top-level only, not settings
-# One value for the whole process (or for all the sites of a Redis server): never in a
-# site's table.
-PROCESS_SETTINGS = frozenset(
+# Settings of the process, not of a site: refused in a [sites."…"] table. The lease is
+# the process's liveness in its pool (one renewal for every site).
+PER_PROCESS = frozenset(
     {"site", "instance", "pool", "log_level", "log_format", "metrics_listen", "lease_seconds"}
 )
 
@@ -302,7 +302,7 @@ def _fleet(defaults: dict[str, Any], tables: Any, discover: bool) -> Fleet:
         if not isinstance(table, dict):
             raise ConfigError(f'site {name!r}: [sites."{name}"] must be a table of settings')
         for key in table:
-            if key not in _ENV_NAMES or key in PROCESS_SETTINGS:
+            if key not in _ENV_NAMES or key in PER_PROCESS:
                 what = "unknown setting" if key not in _ENV_NAMES else "not a per-site setting"
                 raise ConfigError(f"site {name!r}: {what} {key!r}")
         sites.append(_build_site(defaults, {"host_header": name, **table}, name))

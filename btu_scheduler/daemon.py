@@ -119,7 +119,10 @@ class Daemon:
         self.dispatcher = setup.make_dispatcher(
             settings, self.r, self.keys, sender, self.incarnation, clock, self.stats.fire_outcome
         )
-        self.lease = Lease(self.r, self.keys, self.instance, int(settings.lease_seconds * 1000))
+        # A fleet site's lease is renewed with its pool's (the hub's) period and lasts as
+        # long: with its own, shorter lease it would lapse between two renewals.
+        lease_s = hub.lease_seconds if hub else settings.lease_seconds
+        self.lease = Lease(self.r, self.keys, self.instance, int(lease_s * 1000))
         self.rpc = RpcHandler(self)
         self.reader = Reader(self)
         self.takeover = Takeover(self)

@@ -14,8 +14,9 @@ How a multi-site daemon's leases work (docs/scaling.md):
   longer alive (or this daemon's own name with another epoch: its predecessor). The
   takeover script decides that again inside Redis, so two daemons never both take it.
   A standalone daemon's lease (with a TTL) is honoured until it expires.
-- **Spread**: the live daemons of the pool with the same site list (:func:`assign`)
-  agree on who should lead each site. A daemon takes the free sites assigned to it at
+- **Spread**: the live daemons of the pool with the same site list (:func:`assign`,
+  given the current leaders: a site stays with its leader within the bound) agree on
+  who should lead each site. A daemon takes the free sites assigned to it at
   once, any other free site after one lease (its assigned daemon may not serve it), and
   hands over a site it leads to the daemon it is assigned to: a clean stop of that site
   (fires in flight finish or are handed back, then the lease is released), which the
@@ -143,6 +144,20 @@ def holder_of(value: str | None) -> tuple[str, str | None]:
     )
 
 
+def tenure_of(value: str) -> tuple[str, int]:
+    """``(instance, epoch)`` of a lease value (``("", 0)`` when it names none)."""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return "", 0
+    if not isinstance(data, dict):
+        return "", 0
+    instance, epoch = data.get(Leader.INSTANCE), data.get(Leader.EPOCH)
+    if not isinstance(epoch, int):
+        epoch = 0
+    return (instance if isinstance(instance, str) else ""), epoch
+
+
 class Keeper:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -160,6 +175,7 @@ class Keeper:
         self._watch_next = 0
         self._plan_key: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._plan: dict[str, str] = {}
+        self._holders: dict[str, str] = {}
         self.peers: tuple[str, ...] = ()  # live daemons of the pool with our site list
         self.next_wait = self.renew_s  # seconds from the end of a renewal to the next one
         self.leading = 0
@@ -233,7 +249,8 @@ class Keeper:
         self.next_wait = self._next_wait(alive, now)
         peers = tuple(sorted({i for i in alive if digests.get(i) == mine} | {self.instance}))
         self.peers = peers
-        plan = self._assignment(tuple(names), peers)
+        holders = {site: value for site, value in zip(names, values, strict=True) if value}
+        plan = self._assignment(tuple(names), peers, holders)
         to_take: list[str] = []
         leading = 0
         for site, value in zip(names, values, strict=True):
@@ -282,9 +299,20 @@ class Keeper:
         soonest = (min(others) - now) / 1000 + EXPIRY_MARGIN_S - MIN_GAP_S
         return min(self.renew_s, max(0.0, soonest))
 
-    def _assignment(self, names: tuple[str, ...], peers: tuple[str, ...]) -> dict[str, str]:
-        if (names, peers) != self._plan_key:
-            self._plan_key, self._plan = (names, peers), assign(names, peers)
+    def _assignment(
+        self, names: tuple[str, ...], peers: tuple[str, ...], holders: dict[str, str]
+    ) -> dict[str, str]:
+        """The spread (``holders``: site → lease value); a site stays with the daemon
+        leading it while that one is within the bound (a reload or a join moves only the
+        sites that must move)."""
+        key = (names, peers)
+        if (key, holders) != (self._plan_key, self._holders):
+            current, since = {}, {}
+            for site, value in holders.items():
+                current[site], since[site] = tenure_of(value)
+            self._plan, self._holders = assign(names, peers, current, since), holders
+        if key != self._plan_key:
+            self._plan_key = key
             counts: dict[str, int] = {}
             for owner in self._plan.values():
                 counts[owner] = counts.get(owner, 0) + 1
