@@ -28,7 +28,7 @@ from btu.core.arguments import ArgumentsError, format_arguments, merge_arguments
 from btu.core.callables import CallableError, resolve
 from btu.core.rq_jobs import task_log_of
 from btu.exceptions import TaskFailed
-from btu.services import config, log_write, logs, notifications, txn
+from btu.services import config, log_write, logs, notifications, rows, txn
 
 LOG = "BTU Task Log"
 IN_PROGRESS = "In Progress"
@@ -50,13 +50,13 @@ def _args(text: str | None, label: str) -> dict[str, Any]:
 
 def resolve_target(log) -> Target:
     """The function, merged arguments and user of ``log``'s run, from the database as it
-    is now (schedule overrides and run-later arguments over the task's)."""
+    is now (schedule overrides and run-later arguments over the task's). Plain SQL reads
+    (:mod:`btu.services.rows`): ``frappe.db.get_value`` would import Frappe's query
+    builder layer and document model in every work horse."""
     path, base, overrides, run_as = None, {}, {}, None
     authors: list[tuple[str | None, str]] = []
     if log.task:
-        task = frappe.db.get_value(
-            "BTU Task", log.task, ["function_path", "arguments", "run_as"], as_dict=True
-        )
+        task = rows.get("BTU Task", log.task, ["function_path", "arguments", "run_as"])
         if not task:
             raise CallableError(f"Task '{log.task}' no longer exists.")
         path, base, run_as = (
@@ -65,21 +65,17 @@ def resolve_target(log) -> Target:
             task.run_as,
         )
     if log.schedule:
-        row = frappe.db.get_value(
-            "BTU Task Schedule",
-            log.schedule,
-            ["argument_overrides", "arguments_set_by"],
-            as_dict=True,
+        row = rows.get(
+            "BTU Task Schedule", log.schedule, ["argument_overrides", "arguments_set_by"]
         )
         overrides = _args(row.argument_overrides, "Argument overrides") if row else {}
         if overrides:
             authors.append((row.arguments_set_by, f"The argument overrides of {log.schedule}"))
     if log.run_later:
-        row = frappe.db.get_value(
+        row = rows.get(
             "BTU Run Later",
             log.run_later,
             ["function_path", "arguments", "run_as", "arguments_set_by"],
-            as_dict=True,
         )
         if row:
             if not path:
@@ -101,7 +97,7 @@ def check_run_as(target: Target) -> str:
     """The user the run starts as, if that user can run it now (exists, enabled), and
     if whoever set its overrides or arguments may act for that user."""
     run_as = target.run_as
-    enabled = frappe.db.get_value("User", run_as, "enabled") if run_as else None
+    enabled = rows.value("User", run_as, "enabled") if run_as else None
     runas.check_runner(run_as, enabled is not None, bool(enabled))
     for author, what in target.authors:
         runas.check_author(author, frappe.get_roles(author) if author else [], run_as, what)
@@ -112,7 +108,7 @@ def _worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _start(log, target: Target, rows: list[dict]) -> None:
+def _start(log, target: Target, recipients: list[dict]) -> None:
     """In Progress, committed before the task runs; start emails only when a recipient
     asked for them (and one more commit only then)."""
     log_write.write(
@@ -127,11 +123,11 @@ def _start(log, target: Target, rows: list[dict]) -> None:
         },
     )
     txn.commit()
-    if notifications.send(log, notify.START, rows):
+    if notifications.send(log, notify.START, recipients):
         txn.commit()
 
 
-def _finish(log, outcome: capture.RunOutcome, rows: list[dict]) -> None:
+def _finish(log, outcome: capture.RunOutcome, recipients: list[dict]) -> None:
     """The outcome, committed (Frappe rolls back after a job that raises); emails only
     when a recipient asked for this outcome's."""
     log_write.write(
@@ -150,7 +146,7 @@ def _finish(log, outcome: capture.RunOutcome, rows: list[dict]) -> None:
     logs.record_outcome(log)
     txn.commit()
     event = notify.event_for_status(outcome.status)
-    if event and notifications.send(log, event, rows):
+    if event and notifications.send(log, event, recipients):
         txn.commit()
 
 
@@ -170,9 +166,10 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def run_task(task_log: str) -> None:
     """Run the task of ``task_log`` (a BTU Task Log name) in this worker."""
-    # The log's row, not its Document: a work horse then never imports Frappe's document
-    # model nor loads the doctype's meta for a run (the writes go through log_write).
-    log = frappe.db.get_value(LOG, task_log, "*", as_dict=True)
+    # The log's row, not its Document, read with plain SQL: a work horse then never
+    # imports Frappe's document model nor loads the doctype's meta for a run (the writes
+    # go through log_write).
+    log = rows.get(LOG, task_log)
     if not log:
         frappe.logger("btu").warning(f"btu: task log {task_log} is gone; nothing to run")
         return
@@ -193,8 +190,8 @@ def run_task(task_log: str) -> None:
         log_write.write(log, refused)
         logs.close(log.name, "Failed", reason)
         raise TaskFailed(f"{log.name}: {reason}") from e
-    rows = notifications.recipient_rows(log.task)
-    _start(log, target, rows)
+    recipients = notifications.recipient_rows(log.task)
+    _start(log, target, recipients)
     previous_user = frappe.session.user
     frappe.set_user(target.run_as)
     frappe.db.savepoint(SAVEPOINT)
@@ -204,7 +201,7 @@ def run_task(task_log: str) -> None:
         frappe.set_user(previous_user)
     if outcome.exception is not None:
         _undo_task_writes()
-    _finish(log, outcome, rows)
+    _finish(log, outcome, recipients)
     if outcome.status == capture.TIMEOUT and outcome.exception is not None:
         raise outcome.exception
     if outcome.exception is not None:
