@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import frappe
-from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
 from btu.core import capture, housekeeping, notify, runas
@@ -28,7 +27,7 @@ from btu.core.arguments import ArgumentsError, format_arguments, merge_arguments
 from btu.core.callables import CallableError, resolve
 from btu.core.rq_jobs import task_log_of
 from btu.exceptions import TaskFailed
-from btu.services import config, log_write, logs, notifications, rows, txn
+from btu.services import clock, config, log_write, logs, notifications, rows, txn
 
 LOG = "BTU Task Log"
 IN_PROGRESS = "In Progress"
@@ -115,7 +114,7 @@ def _start(log, target: Target, recipients: list[dict]) -> None:
         log,
         {
             "status": IN_PROGRESS,
-            "started": now_datetime(),
+            "started": clock.now(),
             "function_path": target.path,
             "arguments": format_arguments(target.args),
             "run_as": target.run_as,
@@ -134,7 +133,7 @@ def _finish(log, outcome: capture.RunOutcome, recipients: list[dict]) -> None:
         log,
         {
             "status": outcome.status,
-            "ended": now_datetime(),
+            "ended": clock.now(),
             "duration": outcome.duration_s,
             "stdout": outcome.stdout,
             "stderr": outcome.stderr,
@@ -184,7 +183,7 @@ def run_task(task_log: str) -> None:
         check_run_as(target)
     except (ArgumentsError, CallableError, runas.RunAsError) as e:
         reason = f"Not run: {e}"
-        refused = {"started": now_datetime()}
+        refused = {"started": clock.now()}
         if target is not None:
             refused.update(function_path=target.path, run_as=target.run_as or None)
         log_write.write(log, refused)

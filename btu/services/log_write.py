@@ -1,9 +1,8 @@
 """Writing a Task Log's run fields (status, timing, output) cheaply."""
 
 import frappe
-from frappe.utils import now_datetime
 
-from btu.services import rows
+from btu.services import clock, rows
 
 
 def write(log, values: dict) -> None:
@@ -12,7 +11,7 @@ def write(log, values: dict) -> None:
     ``db_set`` would load the document again and evaluate Notifications (importing
     Frappe's Notification module), webhooks and server scripts on every status change
     of every run. Plain SQL, not ``frappe.db.set_value``: see :mod:`btu.core.sqltext`."""
-    now = now_datetime()
+    now = clock.now()
     user = frappe.session.user
     log.update({**values, "modified": now, "modified_by": user})
     rows.update(log.doctype, log.name, {**values, "modified": now, "modified_by": user})

@@ -2,11 +2,11 @@
 item. Shared by the runner, RQ's failure callback and the sweep."""
 
 import frappe
-from frappe.utils import now_datetime, time_diff_in_seconds
+from frappe.utils import time_diff_in_seconds
 
 from btu.core import notify
 from btu.core.doctypes import DONE, FAILED, RUN_LATER, SCHEDULE
-from btu.services import log_write, notifications, rows, txn
+from btu.services import clock, log_write, notifications, rows, txn
 
 LOG = "BTU Task Log"
 UNFINISHED = ("Queued", "In Progress")
@@ -29,7 +29,7 @@ def record_outcome(log) -> None:
             {
                 "status": status,
                 "task_log": log.name,
-                "modified": now_datetime(),
+                "modified": clock.now(),
                 "modified_by": frappe.session.user,
             },
         )
@@ -46,7 +46,7 @@ def close(name: str, status: str, reason: str) -> bool:
     log = frappe.get_doc(LOG, name) if frappe.db.exists(LOG, name) else None
     if log is None or log.status not in UNFINISHED:
         return False
-    ended = now_datetime()
+    ended = clock.now()
     log_write.write(
         log,
         {

@@ -1,0 +1,42 @@
+"""The site's wall clock for the runner, without loading System Settings as a Document.
+
+Frappe's ``now_datetime`` asks ``get_system_timezone``, which unpickles the cached
+System Settings *Document*: in a fresh RQ work horse that imports Frappe's document
+model (``frappe.model.document`` and what it brings, ~60 ms), which a bare
+``frappe.ping`` job never needs. Here the zone is one SQL read per job (kept on
+``frappe.local``, which Frappe clears after every job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import frappe
+from frappe.utils import now_datetime
+
+from btu.core import timeconv
+from btu.services import rows
+
+_ZONE = "btu_system_time_zone"
+
+
+def system_time_zone() -> str | None:
+    """System Settings' time zone as stored; None when unset (Frappe then has its own
+    fallback, which ``now`` leaves to it)."""
+    settings = getattr(frappe.local, "system_settings", None)
+    if settings is not None:  # Frappe already loaded it in this process: same answer
+        return settings.get("time_zone") or None
+    if not hasattr(frappe.local, _ZONE):
+        setattr(frappe.local, _ZONE, rows.single_text("System Settings", "time_zone") or None)
+    return getattr(frappe.local, _ZONE)
+
+
+def now() -> dt.datetime:
+    """``frappe.utils.now_datetime()``: the naive wall time in the system time zone."""
+    tz = system_time_zone()
+    if not tz:
+        return now_datetime()
+    try:
+        return timeconv.wall_time(dt.datetime.now(dt.timezone.utc), tz)
+    except timeconv.TimeZoneError:
+        return now_datetime()
