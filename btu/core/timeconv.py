@@ -54,14 +54,6 @@ def from_epoch_ms(ms: int, tz: str) -> dt.datetime:
     return moment.replace(tzinfo=None)
 
 
-def wall_time(moment: dt.datetime, tz: str) -> dt.datetime:
-    """The naive wall time in ``tz`` of an aware ``moment``, microseconds kept (what
-    Frappe's ``now_datetime`` gives for the system time zone)."""
-    if moment.tzinfo is None:
-        raise ValueError("moment must be timezone-aware")
-    return moment.astimezone(zone(tz)).replace(tzinfo=None)
-
-
 def utc_now_ms(now: dt.datetime) -> int:
     """Epoch ms of an aware ``now`` (the caller owns the clock)."""
     if now.tzinfo is None:

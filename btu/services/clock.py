@@ -13,8 +13,8 @@ import datetime as dt
 
 import frappe
 from frappe.utils import now_datetime
+from frappe.utils.data import convert_utc_to_timezone
 
-from btu.core import timeconv
 from btu.services import rows
 
 _ZONE = "btu_system_time_zone"
@@ -36,7 +36,6 @@ def now() -> dt.datetime:
     tz = system_time_zone()
     if not tz:
         return now_datetime()
-    try:
-        return timeconv.wall_time(dt.datetime.now(dt.timezone.utc), tz)
-    except timeconv.TimeZoneError:
-        return now_datetime()
+    # Frappe's own conversion (pytz), as now_datetime does it; an unknown zone gives UTC
+    # there too.
+    return convert_utc_to_timezone(dt.datetime.now(dt.timezone.utc), tz).replace(tzinfo=None)
