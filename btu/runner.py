@@ -183,7 +183,7 @@ def run_task(task_log: str) -> None:
         check_run_as(target)
     except (ArgumentsError, CallableError, runas.RunAsError) as e:
         reason = f"Not run: {e}"
-        refused = {"started": clock.now()}
+        refused: dict[str, Any] = {"started": clock.now()}
         if target is not None:
             refused.update(function_path=target.path, run_as=target.run_as or None)
         log_write.write(log, refused)

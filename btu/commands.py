@@ -1,0 +1,15 @@
+"""BTU has no ``bench`` commands of its own; this module exists so that RQ work horses
+start with BTU's runner already imported.
+
+Frappe's CLI (``frappe.utils.bench_helper``) imports every installed app's ``commands``
+module whenever a ``bench`` command starts, ``bench worker`` included. The worker then
+forks a work horse per job: a module the worker imported is in every work horse for
+free, one it did not is imported again by every job. ``btu.runner`` and what it imports
+cost about 11 ms a job on a 2-vCPU machine, most of what a trivial BTU run cost beyond a
+bare ``frappe.ping`` job. Restart the workers after updating BTU (``bench restart``), as
+for any app code they have loaded.
+"""
+
+import btu.runner  # noqa: F401  (imported for the work horses; see above)
+
+commands: list = []
