@@ -6,10 +6,13 @@ module whenever a ``bench`` command starts, ``bench worker`` included. The worke
 forks a work horse per job: a module the worker imported is in every work horse for
 free, one it did not is imported again by every job. ``btu.runner`` and what it imports
 cost about 11 ms a job on a 2-vCPU machine, most of what a trivial BTU run cost beyond a
-bare ``frappe.ping`` job. Restart the workers after updating BTU (``bench restart``), as
-for any app code they have loaded.
+bare ``frappe.ping`` job; a run of a Run Later item also publishes the item's end to
+the scheduler (``btu.services.publishing`` and the wire contract, ``streams``). Restart
+the workers after updating BTU (``bench restart``), as for any app code they have loaded.
 """
 
-import btu.runner  # noqa: F401  (imported for the work horses; see above)
+# Imported for the work horses (see above), not used here.
+import btu.runner
+import btu.services.publishing  # noqa: F401
 
 commands: list = []

@@ -48,6 +48,19 @@ def select_by_name(doctype: str, fields: Iterable[str] | str = "*") -> str:
     return f"select {what} from {table(doctype)} where `name`=%s"
 
 
+def select_by_names(doctype: str, fields: Iterable[str], count: int) -> str:
+    """``select <fields> from `tab<doctype>` where `name` in (%s, ...)`` with ``count``
+    placeholders (the names)."""
+    if count < 1:
+        raise SqlTextError("No names to select.")
+    names = list(fields)
+    if not names:
+        raise SqlTextError("No fields to select.")
+    what = ", ".join(column(f) for f in names)
+    marks = ", ".join(["%s"] * count)
+    return f"select {what} from {table(doctype)} where `name` in ({marks})"
+
+
 def exists_by_name(doctype: str) -> str:
     return f"select `name` from {table(doctype)} where `name`=%s"
 
