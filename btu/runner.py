@@ -47,15 +47,29 @@ def _args(text: str | None, label: str) -> dict[str, Any]:
     return parse_arguments(text, label)
 
 
-def resolve_target(log) -> Target:
+def _task_row(log, joined: dict | None):
+    """The task's run fields: from the log's joined read when given, else read now."""
+    if joined is None:
+        return rows.get("BTU Task", log.task, ["function_path", "arguments", "run_as"])
+    if not joined.get("btu_task_name"):
+        return None
+    return frappe._dict(
+        function_path=joined["btu_task_function_path"],
+        arguments=joined["btu_task_arguments"],
+        run_as=joined["btu_task_run_as"],
+    )
+
+
+def resolve_target(log, joined: dict | None = None) -> Target:
     """The function, merged arguments and user of ``log``'s run, from the database as it
-    is now (schedule overrides and run-later arguments over the task's). Plain SQL reads
-    (:mod:`btu.services.rows`): ``frappe.db.get_value`` would import Frappe's query
-    builder layer and document model in every work horse."""
+    is now (schedule overrides and run-later arguments over the task's); ``joined``: the
+    task's fields read along with the log (:func:`btu.services.rows.log_with_task`).
+    Plain SQL reads (:mod:`btu.services.rows`): ``frappe.db.get_value`` would import
+    Frappe's query builder layer and document model in every work horse."""
     path, base, overrides, run_as = None, {}, {}, None
     authors: list[tuple[str | None, str]] = []
     if log.task:
-        task = rows.get("BTU Task", log.task, ["function_path", "arguments", "run_as"])
+        task = _task_row(log, joined)
         if not task:
             raise CallableError(f"Task '{log.task}' no longer exists.")
         path, base, run_as = (
@@ -92,11 +106,15 @@ def resolve_target(log) -> Target:
     )
 
 
-def check_run_as(target: Target) -> str:
+def check_run_as(target: Target, joined: dict | None = None) -> str:
     """The user the run starts as, if that user can run it now (exists, enabled), and
-    if whoever set its overrides or arguments may act for that user."""
+    if whoever set its overrides or arguments may act for that user (the task's Run As
+    user may come read along with the log, in ``joined``)."""
     run_as = target.run_as
-    enabled = rows.value("User", run_as, "enabled") if run_as else None
+    if joined and run_as and joined.get("btu_user_name") == run_as:
+        enabled = joined["btu_user_enabled"]
+    else:
+        enabled = rows.value("User", run_as, "enabled") if run_as else None
     runas.check_runner(run_as, enabled is not None, bool(enabled))
     for author, what in target.authors:
         runas.check_author(author, frappe.get_roles(author) if author else [], run_as, what)
@@ -149,10 +167,21 @@ def _finish(log, outcome: capture.RunOutcome, recipients: list[dict]) -> None:
         txn.commit()
 
 
+def _mark_task_start() -> None:
+    """Where a failed task's writes are rolled back to. In a worker, In Progress has just
+    been committed, so the transaction holds only the task's writes and a plain rollback
+    undoes exactly them (no savepoint: one round trip less). Tests commit nothing
+    (``frappe.flags.in_test``): there a savepoint keeps their fixtures."""
+    if frappe.flags.in_test:
+        frappe.db.savepoint(SAVEPOINT)
+
+
 def _undo_task_writes() -> None:
     """Roll back what the failed task wrote since it started (the log's In Progress state
-    is older); if the task committed on its own, the savepoint is gone: roll back the
-    rest of its transaction."""
+    is older); if the task committed on its own, roll back the rest of its transaction."""
+    if not frappe.flags.in_test:
+        frappe.db.rollback()
+        return
     try:
         frappe.db.rollback(save_point=SAVEPOINT)
     except (frappe.db.OperationalError, frappe.db.InternalError, frappe.db.ProgrammingError):
@@ -167,8 +196,8 @@ def run_task(task_log: str) -> None:
     """Run the task of ``task_log`` (a BTU Task Log name) in this worker."""
     # The log's row, not its Document, read with plain SQL: a work horse then never
     # imports Frappe's document model nor loads the doctype's meta for a run (the writes
-    # go through log_write).
-    log = rows.get(LOG, task_log)
+    # go through log_write). Its task and the task's Run As user come in the same query.
+    log, joined = rows.log_with_task(task_log)
     if not log:
         frappe.logger("btu").warning(f"btu: task log {task_log} is gone; nothing to run")
         return
@@ -176,11 +205,15 @@ def run_task(task_log: str) -> None:
     if not housekeeping.run_is_due(log.status):
         frappe.logger("btu").info(f"btu: {task_log} is {log.status}; not running it again")
         return
+    # BTU's extra runnable functions and the system time zone, in one query.
+    extra, zone = (config.CONFIG, config.EXTRA_RUNNABLE), (clock.SYSTEM_SETTINGS, clock.TIME_ZONE)
+    singles = rows.singles_text([extra, zone])
+    clock.remember_time_zone(singles.get(zone))
     target = None
     try:
-        target = resolve_target(log)
-        func = resolve(target.path, config.runnable())
-        check_run_as(target)
+        target = resolve_target(log, joined)
+        func = resolve(target.path, config.runnable(singles.get(extra) or ""))
+        check_run_as(target, joined)
     except (ArgumentsError, CallableError, runas.RunAsError) as e:
         reason = f"Not run: {e}"
         refused: dict[str, Any] = {"started": clock.now()}
@@ -193,7 +226,7 @@ def run_task(task_log: str) -> None:
     _start(log, target, recipients)
     previous_user = frappe.session.user
     frappe.set_user(target.run_as)
-    frappe.db.savepoint(SAVEPOINT)
+    _mark_task_start()
     try:
         outcome = capture.run_captured(func, target.args, is_timeout=_is_timeout)
     finally:

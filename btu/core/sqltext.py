@@ -75,6 +75,39 @@ def update_by_name(doctype: str, fields: Iterable[str]) -> str:
     return f"update {table(doctype)} set {sets} where `name`=%s"
 
 
+def single_values(count: int) -> str:
+    """Several Singles' fields in one query: ``count`` (doctype, field) pairs as
+    parameters; rows of (doctype, field, value)."""
+    if count < 1:
+        raise SqlTextError("No fields to read.")
+    pairs = ", ".join(["(%s, %s)"] * count)
+    return (
+        "select `doctype`, `field`, `value` from `tabSingles` "
+        f"where (`doctype`, `field`) in ({pairs})"
+    )
+
+
+# The runner's first read: the log, its task's run fields and the task's Run As user,
+# in one round trip (task_* and run_as_* are None when the task or user is missing).
+LOG_WITH_TASK = (
+    "select l.*, t.`name` as `btu_task_name`, t.`function_path` as `btu_task_function_path`,"
+    " t.`arguments` as `btu_task_arguments`, t.`run_as` as `btu_task_run_as`,"
+    " u.`name` as `btu_user_name`, u.`enabled` as `btu_user_enabled`"
+    " from `tabBTU Task Log` l"
+    " left join `tabBTU Task` t on t.`name` = l.`task`"
+    " left join `tabUser` u on u.`name` = t.`run_as`"
+    " where l.`name`=%s"
+)
+JOINED = (
+    "btu_task_name",
+    "btu_task_function_path",
+    "btu_task_arguments",
+    "btu_task_run_as",
+    "btu_user_name",
+    "btu_user_enabled",
+)
+
+
 def single_value() -> str:
     """One field of a Single doctype, as stored (text): parameters doctype, field."""
     return "select `value` from `tabSingles` where `doctype`=%s and `field`=%s"

@@ -18,6 +18,14 @@ from frappe.utils.data import convert_utc_to_timezone
 from btu.services import rows
 
 _ZONE = "btu_system_time_zone"
+SYSTEM_SETTINGS = "System Settings"
+TIME_ZONE = "time_zone"
+
+
+def remember_time_zone(stored: str | None) -> None:
+    """Use ``stored`` (System Settings' time zone, read by the caller along with other
+    values) for the rest of this job instead of reading it again."""
+    setattr(frappe.local, _ZONE, stored or None)
 
 
 def system_time_zone() -> str | None:
@@ -27,7 +35,7 @@ def system_time_zone() -> str | None:
     if settings is not None:  # Frappe already loaded it in this process: same answer
         return settings.get("time_zone") or None
     if not hasattr(frappe.local, _ZONE):
-        setattr(frappe.local, _ZONE, rows.single_text("System Settings", "time_zone") or None)
+        setattr(frappe.local, _ZONE, rows.single_text(SYSTEM_SETTINGS, TIME_ZONE) or None)
     return getattr(frappe.local, _ZONE)
 
 

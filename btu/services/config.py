@@ -49,12 +49,15 @@ def known_queues() -> dict[str, int]:
     return dict(get_queues_timeout())
 
 
+EXTRA_RUNNABLE = "extra_runnable_functions"
+
+
 def runnable(extra_text: str | None = None) -> Registry:
     """The functions BTU may run: each installed app's ``btu_runnable`` hook plus BTU
     Configuration's Extra Runnable Functions (or ``extra_text`` when given)."""
     apps = frappe.get_installed_apps()
     hooks = {app: frappe.get_hooks(HOOK, app_name=app) or [] for app in apps}
-    extra = get_text("extra_runnable_functions") if extra_text is None else extra_text
+    extra = get_text(EXTRA_RUNNABLE) if extra_text is None else extra_text
     return build_registry(hooks, extra, apps)
 
 

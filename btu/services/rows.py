@@ -51,6 +51,28 @@ def update(doctype: str, name: str, values: dict[str, Any]) -> None:
     frappe.clear_document_cache(doctype, name)
 
 
+def singles_text(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    """Several Singles' fields as stored, in one query: {(doctype, field): value}
+    (fields never saved are absent)."""
+    if not pairs:
+        return {}
+    params = [x for pair in pairs for x in pair]
+    found = frappe.db.sql(sqltext.single_values(len(pairs)), params)
+    return {(doctype, field): value for doctype, field, value in found}
+
+
+def log_with_task(name: str):
+    """The Task Log row named ``name`` and, in one query, its task's run fields and the
+    task's Run As user: ``(log, joined)`` with ``joined`` keyed as
+    :data:`btu.core.sqltext.JOINED`; ``(None, {})`` when the log is gone."""
+    found = frappe.db.sql(sqltext.LOG_WITH_TASK, (name,), as_dict=True)
+    if not found:
+        return None, {}
+    log = found[0]
+    joined = {key: log.pop(key, None) for key in sqltext.JOINED}
+    return log, joined
+
+
 def single_text(doctype: str, field: str) -> str | None:
     """A Single's field as stored (for Data, Text and Link fields, what
     ``frappe.db.get_single_value`` returns, without loading the doctype's meta)."""
