@@ -156,6 +156,7 @@ class Daemon:
             "BTU_MAX_BACKLOG": "50000",
             "BTU_FIRES_MAXLEN": "100000",
         }
+        env |= {f"BTU_{k.upper()}": v for k, v in args.daemon_setting}
         self.log_path = log_path
         self.child = Child(
             f"daemon batch_size={batch_size}",
@@ -378,6 +379,7 @@ def render(rows: list[Row], info: dict[str, Any], args: argparse.Namespace) -> s
         f"(master + workers), {len(workers)} RQ workers serving "
         f"{sorted({q for w in workers for q in w['queues']})}",
         f"Load average at the end: {load_average()}",
+        f"Daemon settings beyond the defaults: {dict(args.daemon_setting) or 'none'}",
         "",
         "| endpoint | fires | due → last accepted | fires/s | web CPU/fire | daemon CPU/fire "
         "| Task Logs | lost | fire_id twice |",
@@ -428,6 +430,13 @@ def _sizes(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()] if text else []
 
 
+def _setting(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
 def _terminate(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -446,6 +455,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain-sizes", default="100,1000")
     p.add_argument("--hold-queue", default="btu_bench_hold")
     p.add_argument("--drain-queue", default="default")
+    p.add_argument(
+        "--daemon-setting",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="another daemon setting (e.g. http_concurrency=4), repeatable",
+    )
     p.add_argument("--logdir", default="/tmp/btu-real-bench")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args(argv)
