@@ -3,7 +3,8 @@
     python benchmarks/real_bench.py --url http://127.0.0.1:8000 --host btu.localhost \\
         --api-key KEY --api-secret SECRET --bench /path/to/frappe-bench \\
         [--site btu.localhost] [--redis-url redis://127.0.0.1:11000] \\
-        [--sizes 100,1000,10000] [--single-sizes 100,1000] [--drain-sizes 100,1000]
+        [--sizes 100,1000,10000] [--single-sizes 100,1000] [--drain-sizes 100,1000] \\
+        [--daemon-setting http_concurrency=4 ...] [--json out.json]
 
 Run it from the project's virtualenv (the daemon runs from this checkout, ``python -m
 btu_scheduler.cli run``); the bench must have BTU installed (the same version), its web

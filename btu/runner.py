@@ -4,11 +4,11 @@ only the Task Log's name) and ``on_job_failure`` (RQ's failure callback).
 A run: the function's declaration and the Run As user are checked again (a path saved
 before BTU required declarations, or an app uninstalled since, fails here and runs
 nothing), the Queued log becomes In Progress (committed; start emails queued when a
-recipient asked for them), the
-function runs as the task's "Run As" user with stdout/stderr captured, the task's own
-database writes are committed on success and rolled back (to a savepoint taken just
-before the call) on failure, and the log ends
-Success, Failed or Timeout with its output, duration and emails. A failed or timed-out
+recipient asked for them), the function runs as the task's "Run As" user with
+stdout/stderr captured, the task's own database writes are committed on success and
+rolled back on failure (everything since In Progress was committed; in tests, which
+commit nothing, to a savepoint taken just before the call), and the log ends Success,
+Failed or Timeout with its output, duration and emails. A failed or timed-out
 run re-raises, so RQ lists the job among the failed ones (and can requeue it).
 """
 
