@@ -222,7 +222,9 @@ def run_task(task_log: str) -> None:
         log_write.write(log, refused)
         logs.close(log.name, "Failed", reason)
         raise TaskFailed(f"{log.name}: {reason}") from e
-    recipients = notifications.recipient_rows(log.task)
+    # Read only when the task has any (counted along with the log).
+    has_recipients = joined.get("btu_task_recipients", 1)
+    recipients = notifications.recipient_rows(log.task) if has_recipients else []
     _start(log, target, recipients)
     previous_user = frappe.session.user
     frappe.set_user(target.run_as)

@@ -87,12 +87,16 @@ def single_values(count: int) -> str:
     )
 
 
-# The runner's first read: the log, its task's run fields and the task's Run As user,
-# in one round trip (task_* and run_as_* are None when the task or user is missing).
+# The runner's first read: the log, its task's run fields, the task's Run As user and
+# how many email recipients the task has, in one round trip (btu_task_* and btu_user_*
+# are None when the task or user is missing).
 LOG_WITH_TASK = (
     "select l.*, t.`name` as `btu_task_name`, t.`function_path` as `btu_task_function_path`,"
     " t.`arguments` as `btu_task_arguments`, t.`run_as` as `btu_task_run_as`,"
-    " u.`name` as `btu_user_name`, u.`enabled` as `btu_user_enabled`"
+    " u.`name` as `btu_user_name`, u.`enabled` as `btu_user_enabled`,"
+    " (select count(*) from `tabBTU Task Notification` n where n.`parent` = l.`task`"
+    " and n.`parenttype` = 'BTU Task' and n.`parentfield` = 'notifications')"
+    " as `btu_task_recipients`"
     " from `tabBTU Task Log` l"
     " left join `tabBTU Task` t on t.`name` = l.`task`"
     " left join `tabUser` u on u.`name` = t.`run_as`"
@@ -105,6 +109,7 @@ JOINED = (
     "btu_task_run_as",
     "btu_user_name",
     "btu_user_enabled",
+    "btu_task_recipients",
 )
 
 

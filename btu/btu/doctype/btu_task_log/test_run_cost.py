@@ -82,6 +82,18 @@ class TestRunCost(FrappeTestCase):
             runner.run_task(name)
         self.assertEqual(1, rows.call_count)
 
+    def test_no_recipients_no_recipient_read(self):
+        """A task without email recipients (counted with the log's first read) does not
+        read its recipient rows at all."""
+        name = queued_log()
+        with patch(
+            "btu.services.notifications.recipient_rows",
+            wraps=runner.notifications.recipient_rows,
+        ) as rows:
+            runner.run_task(name)
+        self.assertEqual(0, rows.call_count)
+        self.assertEqual("Success", frappe.db.get_value(LOG, name, "status"))
+
     def test_run_skips_frappe_query_layer(self):
         """The runner reads and writes with plain SQL: no query goes through Frappe's
         query engine (``frappe.db.get_value``/``set_value``) or ``frappe.get_all``,
