@@ -194,6 +194,15 @@ def _is_timeout(exc: BaseException) -> bool:
 
 def run_task(task_log: str) -> None:
     """Run the task of ``task_log`` (a BTU Task Log name) in this worker."""
+    try:
+        _run(task_log)
+    finally:
+        # The time zone read for this run is not kept beyond it (a synchronous queue or
+        # a test runs many jobs in one context).
+        clock.forget_time_zone()
+
+
+def _run(task_log: str) -> None:
     # The log's row, not its Document, read with plain SQL: a work horse then never
     # imports Frappe's document model nor loads the doctype's meta for a run (the writes
     # go through log_write). Its task and the task's Run As user come in the same query.

@@ -3,8 +3,10 @@
 Frappe's ``now_datetime`` asks ``get_system_timezone``, which unpickles the cached
 System Settings *Document*: in a fresh RQ work horse that imports Frappe's document
 model (``frappe.model.document`` and what it brings, ~60 ms), which a bare
-``frappe.ping`` job never needs. Here the zone is one SQL read per job (kept on
-``frappe.local``, which Frappe clears after every job).
+``frappe.ping`` job never needs. Here the zone is read with plain SQL: the runner reads
+it once per run along with its other settings and keeps it for that run only
+(:func:`remember_time_zone`, :func:`forget_time_zone`); other callers read it when they
+ask.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ TIME_ZONE = "time_zone"
 
 def remember_time_zone(stored: str | None) -> None:
     """Use ``stored`` (System Settings' time zone, read by the caller along with other
-    values) for the rest of this job instead of reading it again."""
+    values) until :func:`forget_time_zone`, instead of reading it again."""
     setattr(frappe.local, _ZONE, stored or None)
+
+
+def forget_time_zone() -> None:
+    if hasattr(frappe.local, _ZONE):
+        delattr(frappe.local, _ZONE)
 
 
 def system_time_zone() -> str | None:
@@ -34,9 +41,9 @@ def system_time_zone() -> str | None:
     settings = getattr(frappe.local, "system_settings", None)
     if settings is not None:  # Frappe already loaded it in this process: same answer
         return settings.get("time_zone") or None
-    if not hasattr(frappe.local, _ZONE):
-        setattr(frappe.local, _ZONE, rows.single_text(SYSTEM_SETTINGS, TIME_ZONE) or None)
-    return getattr(frappe.local, _ZONE)
+    if hasattr(frappe.local, _ZONE):
+        return getattr(frappe.local, _ZONE)
+    return rows.single_text(SYSTEM_SETTINGS, TIME_ZONE) or None
 
 
 def now() -> dt.datetime:
