@@ -24,7 +24,9 @@ due instant and after the last answer) per fire, and the daemon's. The items' jo
 the ``--hold-queue`` (default ``btu_bench_hold``; declare it in the bench's
 ``common_site_config.json`` ``workers`` and start ``bench worker --queue
 short,default,long``), which no worker serves, so draining does not compete with the
-web server for the CPU; they are deleted after the row. Checked: every item has exactly
+web server for the CPU; they are deleted after the row. On a bench without that queue
+the jobs go to ``--drain-queue`` instead, where the workers run some of them during the
+row (the output says which); the rest are deleted unrun. Checked: every item has exactly
 one Task Log, no ``fire_id`` has two.
 
 **Drain** (one row per size): the same through the batch endpoint, with jobs on
@@ -381,6 +383,9 @@ def render(rows: list[Row], info: dict[str, Any], args: argparse.Namespace) -> s
         f"{sorted({q for w in workers for q in w['queues']})}",
         f"Load average at the end: {load_average()}",
         f"Daemon settings beyond the defaults: {dict(args.daemon_setting) or 'none'}",
+        f"Acceptance rows' jobs: held in {args.hold_queue} (no worker)"
+        if args.held
+        else f"Acceptance rows' jobs: on {args.hold_queue}, run by the workers meanwhile",
         "",
         "| endpoint | fires | due → last accepted | fires/s | web CPU/fire | daemon CPU/fire "
         "| Task Logs | lost | fire_id twice |",
@@ -473,12 +478,20 @@ def main(argv: list[str] | None = None) -> int:
     site = Site(Path(args.bench), args.site)
     info = site.call("info")
     args.redis_url = args.redis_url or info["redis_url"]
+    args.held = True
     if args.hold_queue not in info["queues"]:
-        p.error(f"--hold-queue {args.hold_queue} is not a queue of this bench: {info['queues']}")
+        print(
+            f"note: --hold-queue {args.hold_queue} is not a queue of this bench "
+            f"({info['queues']}): the acceptance rows' jobs go to --drain-queue "
+            f"{args.drain_queue}, where the workers run some of them meanwhile (the rest "
+            "are deleted unrun after each row)",
+            flush=True,
+        )
+        args.hold_queue, args.held = args.drain_queue, False
     served = {
         q.split(":")[-1] for w in info["workers"] if _alive(w.get("pid")) for q in w["queues"]
     }
-    if args.hold_queue in served:
+    if args.held and args.hold_queue in served:
         p.error(f"a worker serves --hold-queue {args.hold_queue}: it must hold the jobs")
     if args.drain_queue not in served and _sizes(args.drain_sizes):
         p.error(f"no worker serves --drain-queue {args.drain_queue}")
