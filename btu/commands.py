@@ -11,8 +11,19 @@ the scheduler (``btu.services.publishing`` and the wire contract, ``streams``). 
 the workers after updating BTU (``bench restart``), as for any app code they have loaded.
 """
 
-# Imported for the work horses (see above), not used here.
+# Imported for the work horses (see above), not used here. The runner asks for each
+# installed app's hooks by app (``frappe.get_hooks(..., app_name=...)``), which imports
+# the apps' ``hooks`` modules in every job that first asks.
+import frappe.hooks  # noqa: F401
+from frappe.utils import get_datetime
+
+import btu.hooks
 import btu.runner
 import btu.services.publishing  # noqa: F401
+
+# Frappe converts every Datetime column it reads with ``strptime``, whose first use in a
+# process imports ``_strptime`` and compiles the format's pattern (~1 ms); a run reads
+# its Task Log's, a bare ``frappe.ping`` job reads none.
+get_datetime("2000-01-01 00:00:00.000000")
 
 commands: list = []
