@@ -77,3 +77,21 @@ class TestRunnerImports:
         closure = import_closure("btu.runner")
         assert {"btu.services.logs", "btu.services.notifications", "btu.core.notify"} <= closure
         assert "streams.keys" in import_closure("btu.core.payloads")
+
+
+class TestWorkerPreload:
+    def test_commands_module_imports_the_runner(self) -> None:
+        """``btu.commands`` (which Frappe's CLI imports in ``bench worker``) imports
+        ``btu.runner`` and declares no commands, so work horses inherit the runner."""
+        path = ROOT / "btu" / "commands.py"
+        assert "btu.runner" in _top_level_imports(path)
+        tree = ast.parse(path.read_text())
+        assigned = {
+            target.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.AnnAssign | ast.Assign)
+            for target in ([node.target] if isinstance(node, ast.AnnAssign) else node.targets)
+            if isinstance(target, ast.Name)
+        }
+        assert isinstance(assigned.get("commands"), ast.List)
+        assert [] == assigned["commands"].elts

@@ -5,6 +5,7 @@ from frappe.utils import cint, get_system_timezone
 from frappe.utils.background_jobs import get_queues_timeout
 
 from btu.core.callables import HOOK, Registry, build_registry
+from btu.services import rows
 
 CONFIG = "BTU Configuration"
 DEFAULT_RETENTION_DAYS = 30
@@ -33,8 +34,14 @@ def stale_after_s() -> float:
     return 60.0 * (cint(get("stale_after_minutes")) or DEFAULT_STALE_MINUTES)
 
 
+def get_text(fieldname: str) -> str | None:
+    """A Data, Text or Link field as stored, read without loading the doctype's meta
+    (``get`` does, and so imports Frappe's document model in every RQ work horse)."""
+    return rows.single_text(CONFIG, fieldname)
+
+
 def email_account() -> str | None:
-    return get("email_account") or None
+    return get_text("email_account") or None
 
 
 def known_queues() -> dict[str, int]:
@@ -42,12 +49,15 @@ def known_queues() -> dict[str, int]:
     return dict(get_queues_timeout())
 
 
+EXTRA_RUNNABLE = "extra_runnable_functions"
+
+
 def runnable(extra_text: str | None = None) -> Registry:
     """The functions BTU may run: each installed app's ``btu_runnable`` hook plus BTU
     Configuration's Extra Runnable Functions (or ``extra_text`` when given)."""
     apps = frappe.get_installed_apps()
     hooks = {app: frappe.get_hooks(HOOK, app_name=app) or [] for app in apps}
-    extra = get("extra_runnable_functions") if extra_text is None else extra_text
+    extra = get_text(EXTRA_RUNNABLE) if extra_text is None else extra_text
     return build_registry(hooks, extra, apps)
 
 

@@ -2,11 +2,11 @@
 item. Shared by the runner, RQ's failure callback and the sweep."""
 
 import frappe
-from frappe.utils import now_datetime, time_diff_in_seconds
+from frappe.utils import time_diff_in_seconds
 
 from btu.core import notify
 from btu.core.doctypes import DONE, FAILED, RUN_LATER, SCHEDULE
-from btu.services import log_write, notifications, txn
+from btu.services import clock, log_write, notifications, rows, txn
 
 LOG = "BTU Task Log"
 UNFINISHED = ("Queued", "In Progress")
@@ -15,14 +15,24 @@ UNFINISHED = ("Queued", "In Progress")
 def record_outcome(log) -> None:
     """Last run and outcome on the task and schedule; final status of a run-later item."""
     values = {"last_run": log.started or log.ended, "last_outcome": log.status}
-    # An UPDATE of a task or schedule deleted since changes nothing.
+    # An UPDATE of a task or schedule deleted since changes nothing. Plain SQL (every
+    # RQ work horse runs this): see btu.core.sqltext.
     if log.task:
-        frappe.db.set_value("BTU Task", log.task, values, update_modified=False)
+        rows.update("BTU Task", log.task, values)
     if log.schedule:
-        frappe.db.set_value(SCHEDULE, log.schedule, values, update_modified=False)
-    if log.run_later and frappe.db.exists(RUN_LATER, log.run_later):
+        rows.update(SCHEDULE, log.schedule, values)
+    if log.run_later and rows.exists(RUN_LATER, log.run_later):
         status = DONE if log.status == "Success" else FAILED
-        frappe.db.set_value(RUN_LATER, log.run_later, {"status": status, "task_log": log.name})
+        rows.update(
+            RUN_LATER,
+            log.run_later,
+            {
+                "status": status,
+                "task_log": log.name,
+                "modified": clock.now(),
+                "modified_by": frappe.session.user,
+            },
+        )
         # Imported here: publishing brings the wire contract (streams), which a run of a
         # schedule does not need (every RQ work horse imports this module).
         from btu.services import publishing
@@ -36,7 +46,7 @@ def close(name: str, status: str, reason: str) -> bool:
     log = frappe.get_doc(LOG, name) if frappe.db.exists(LOG, name) else None
     if log is None or log.status not in UNFINISHED:
         return False
-    ended = now_datetime()
+    ended = clock.now()
     log_write.write(
         log,
         {

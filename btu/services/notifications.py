@@ -4,7 +4,7 @@ import frappe
 from frappe.utils import get_url_to_form
 
 from btu.core import notify
-from btu.services import config, log_write
+from btu.services import config, log_write, rows
 
 CHILD = "BTU Task Notification"
 
@@ -30,7 +30,7 @@ def _sender() -> str | None:
     account = config.email_account()
     if not account:
         return None
-    return frappe.db.get_value("Email Account", account, "email_id")
+    return rows.value("Email Account", account, "email_id")
 
 
 def _facts(log) -> notify.RunFacts:

@@ -4,6 +4,7 @@ commit per phase, emails (and their commits) only when a recipient listens."""
 from unittest.mock import patch
 
 import frappe
+from frappe.database.query import Engine
 from frappe.model.document import Document
 from frappe.tests.utils import FrappeTestCase
 
@@ -80,6 +81,31 @@ class TestRunCost(FrappeTestCase):
         ):
             runner.run_task(name)
         self.assertEqual(1, rows.call_count)
+
+    def test_no_recipients_no_recipient_read(self):
+        """A task without email recipients (counted with the log's first read) does not
+        read its recipient rows at all."""
+        name = queued_log()
+        with patch(
+            "btu.services.notifications.recipient_rows",
+            wraps=runner.notifications.recipient_rows,
+        ) as rows:
+            runner.run_task(name)
+        self.assertEqual(0, rows.call_count)
+        self.assertEqual("Success", frappe.db.get_value(LOG, name, "status"))
+
+    def test_run_skips_frappe_query_layer(self):
+        """The runner reads and writes with plain SQL: no query goes through Frappe's
+        query engine (``frappe.db.get_value``/``set_value``) or ``frappe.get_all``,
+        whose modules a bare ``frappe.ping`` job never imports."""
+        name = queued_log()
+        with (
+            patch.object(Engine, "get_query", autospec=True, side_effect=Engine.get_query) as qb,
+            patch("frappe.get_all", wraps=frappe.get_all) as get_all,
+        ):
+            runner.run_task(name)
+        self.assertEqual((0, 0), (qb.call_count, get_all.call_count))
+        self.assertEqual("Success", frappe.db.get_value(LOG, name, "status"))
 
     def test_gone_log_runs_nothing(self):
         """A job whose Task Log is gone logs a warning and runs nothing (no error left)."""
