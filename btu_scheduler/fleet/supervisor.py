@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextvars
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +37,6 @@ from streams.sites import decode_registry
 log = structlog.get_logger("btu_scheduler")
 
 DISCOVER_EVERY_S = 30.0
-SWITCH_INTERVAL_S = 0.001
 
 
 def _open_gate() -> threading.Event:
@@ -80,10 +78,6 @@ class Supervisor:
 
     def run(self) -> int:
         self._install_signals()
-        # A fire crosses three threads (firing loop, sender loop, recorder); with hundreds
-        # of site threads runnable, each hand-over of the interpreter may wait a whole
-        # switch interval (5 ms by default). 1 ms keeps a lone fire's lag low.
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
         log.info("starting", instance=self.instance, sites=len(self.fleet.sites),
                  discover=self.fleet.discover, version=__version__, pid=os.getpid())  # fmt: skip
         if self.defaults.metrics_listen:
