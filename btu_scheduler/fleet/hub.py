@@ -32,7 +32,7 @@ CLOCK_CHECK_S = 0.5
 CLOCK_STEP_S = 0.05  # a larger gap between wall and monotonic time is a step
 log = structlog.get_logger("btu_scheduler")
 
-LOAD_CONCURRENCY = 16  # sites loading their snapshot at the same time
+LOAD_CONCURRENCY = 8  # sites loading their snapshot at the same time
 POOL_CONNECTIONS = 64  # shared by every site's claims, records and RPC replies
 
 
