@@ -210,14 +210,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     origin = {name: f"env {config.ENV_PREFIX}{name.upper()}" for name in sources.from_env}
     origin |= {name: "flag --" + name.replace("_", "-") for name in sources.from_flags}
     if args.json:
-        out = public | {
-            "sources": {
-                "file": sources.file,
-                "from_env": list(sources.from_env),
-                "from_flags": list(sources.from_flags),
-                "unknown_env": list(sources.unknown_env),
-            }
-        }
+        out = public | {"sources": sources.as_dict()}
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return 0
     print(f"# file: {sources.file or 'none read'}")

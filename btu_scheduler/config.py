@@ -163,6 +163,14 @@ class Sources:
     from_flags: tuple[str, ...] = ()  # settings taken from command-line flags
     unknown_env: tuple[str, ...] = ()  # BTU_* variables that name no setting
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "from_env": list(self.from_env),
+            "from_flags": list(self.from_flags),
+            "unknown_env": list(self.unknown_env),
+        }
+
 
 # Read by something other than the settings: not reported as unknown.
 OTHER_ENV = frozenset({"BTU_CONFIG"})

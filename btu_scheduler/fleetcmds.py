@@ -172,12 +172,7 @@ def config_all(args: argparse.Namespace, fleet: config.Fleet, sources: config.So
             "defaults": base,
             "discover": fleet.discover,
             "sites": {s.site: s.public() for s in fleet.sites},
-            "sources": {
-                "file": sources.file,
-                "from_env": list(sources.from_env),
-                "from_flags": list(sources.from_flags),
-                "unknown_env": list(sources.unknown_env),
-            },
+            "sources": sources.as_dict(),
         }
         print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return 0

@@ -131,20 +131,15 @@ class BatchingSender:
         if self.loop.is_closed() or self._closed:
             return
         self._closed = True
-        if self._shared is not None:
-            if self._thread.is_alive():
-                closing = asyncio.run_coroutine_threadsafe(self._aclose(), self.loop)
-                try:
-                    closing.result(timeout=2)
-                except (TimeoutError, concurrent.futures.TimeoutError):
-                    pass
-            return
         if self._thread.is_alive():
             closing = asyncio.run_coroutine_threadsafe(self._aclose(), self.loop)
             try:
                 closing.result(timeout=2)
             except (TimeoutError, concurrent.futures.TimeoutError):
                 pass
+        if self._shared is not None:
+            return  # the loop is the hub's: it outlives this site
+        if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=2)
         if not self.loop.is_running():
