@@ -37,6 +37,7 @@ from streams.sites import decode_registry
 log = structlog.get_logger("btu_scheduler")
 
 DISCOVER_EVERY_S = 30.0
+CHECK_AFTER_LOAD_MAX_S = 60.0
 
 
 def _open_gate() -> threading.Event:
@@ -288,7 +289,15 @@ class Supervisor:
             self._apply(self._wanted())
 
     def _check_sites(self, sites: list[Site]) -> None:
-        """Each new site's URL and credentials, once, one after the other."""
+        """Each new site's URL and credentials, once, one after the other, after they
+        have all loaded (the checks must not slow the start-up down)."""
+        until = time.monotonic() + CHECK_AFTER_LOAD_MAX_S
+        for site in sites:
+            while not (site.daemon.loaded.is_set() or site.daemon.stopping.is_set()):
+                if self.stopping.wait(0.2):
+                    return
+                if time.monotonic() > until:
+                    break  # a site waiting for its Redis must not hold the others' checks
         for site in sites:
             if self.stopping.is_set():
                 return
