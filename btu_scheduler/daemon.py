@@ -246,7 +246,8 @@ class Daemon:
             except redisdiag.START_ERRORS as e:
                 self.redis_up, self.redis_error = False, str(e)  # /readyz says why
                 delay = backoff.next()
-                redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
+                if self.hub is None:  # in a fleet the hub's keeper says it, once a try
+                    redisdiag.log_attempt(e, self.settings.redis_url, attempt, delay)
                 self.stopping.wait(delay)
         return False
 

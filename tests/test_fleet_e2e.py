@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -704,3 +705,38 @@ def test_restart_under_the_same_name_takes_its_sites_back_at_once(make_fleet: An
     fleet.assert_no_fire_twice(resend_ok=True)
     print(f"\n(restart) same name: every lease retaken {taken:.2f} s after the restart began")
     assert taken < LEASE_S + 4  # process start-up included; its old lease is not waited for
+
+
+def test_a_fleet_started_before_redis_waits_quietly_then_fires(tmp_path: Path) -> None:
+    """Nothing listens on the Redis port at start-up: the multi-site daemon stays up and
+    says so once per attempt for the server (not once per site and attempt); once a
+    redis-server starts there, every site is led and fires."""
+    from btu_scheduler.demo.embedded import free_port
+    from tests.redis_server import RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server on PATH to start one late")
+    server = RedisServer(port=free_port())
+    fleet = Fleet(server.url, tmp_path, 4)
+    try:
+        fleet.write_config()
+        proc = fleet.start("early")
+
+        def unreachable() -> list[dict[str, Any]]:
+            return [e for e in proc.events() if e.get("event") == "redis_unavailable"]
+
+        wait_for(lambda: len(unreachable()) >= 4 or not proc.alive, 15)
+        assert proc.alive, proc.log()[-2000:]
+        attempts = [e["attempt"] for e in unreachable() if "attempt" in e]
+        assert attempts[:3] == [1, 2, 3]
+        # The reader adds one line when it first fails; the sites' own waits add none.
+        assert len(unreachable()) <= len(attempts) + 1
+        server.start()
+        since = time.time()
+        for site in fleet.sites:
+            fleet.items(site, 1)
+        fleet.wait_firing(fleet.sites, since, timeout=20)
+        assert "Traceback" not in proc.log()
+    finally:
+        fleet.close()
+        server.cleanup()

@@ -43,7 +43,7 @@ from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.fleet.assign import assign, digest
 from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import LeaseState
-from btu_scheduler.redisdiag import START_ERRORS
+from btu_scheduler.redisdiag import START_ERRORS, log_attempt
 from streams.keys import Heartbeat, Leader
 from streams.redisio import text
 
@@ -201,6 +201,7 @@ class Keeper:
     def _loop(self) -> None:
         backoff = Backoff(min(self.renew_s, 10.0))
         wait = 0.0
+        failures = 0
         while not self.hub.stopping.is_set():
             self._wake.wait(wait)
             if self.hub.stopping.wait(MIN_GAP_S):  # wake-ups in a burst: one renewal
@@ -208,13 +209,18 @@ class Keeper:
             self._wake.clear()
             try:
                 self.tick()
+                if failures:
+                    log.info("redis_reconnected", pool=self.hub.pool.pool, after=failures)
+                failures = 0
                 backoff.reset()
                 wait = self.next_wait
             except START_ERRORS as e:
-                if self.hub.redis_up:
-                    log.error("lease_keeper_redis_error", error=str(e), pool=self.hub.pool.pool)
+                # One line per attempt for every site of this Redis (their own start-up
+                # waits stay silent): unreachable, wrong password, no such database.
+                failures += 1
                 self._set_redis(False, str(e))
                 wait = backoff.next()
+                log_attempt(e, self.hub.redis_url, failures, wait)
             except Exception:
                 log.exception("lease_keeper_error")
                 wait = backoff.next()

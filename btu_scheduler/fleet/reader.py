@@ -86,6 +86,7 @@ class FleetReader:
         while not self.hub.stopping.is_set():
             try:
                 if down:
+                    self.rb.ping()  # still down: the error below, and no second line
                     self._after_reconnect()
                     down = False
                     backoff.reset()
@@ -105,9 +106,12 @@ class FleetReader:
                 backoff.sleep(self.hub.stopping)
 
     def _after_reconnect(self) -> None:
-        for d in self._ready():
+        """Did Redis keep every site's data? (One line for the hub, not one per site.)"""
+        daemons = self._ready()
+        for d in daemons:
             with bound_contextvars(site=d.settings.site):
-                d.reader.after_reconnect()
+                d.watch.check()
+        log.info("redis_reconnected", pool=self.hub.pool.pool, sites_checked=len(daemons))
 
     def _ready(self) -> list[Daemon]:
         return [
