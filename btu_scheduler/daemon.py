@@ -29,7 +29,7 @@ import redis
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import __version__, loader, redisdiag
+from btu_scheduler import __version__, loader, redisdiag, threads
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.cluster import cluster_status
 from btu_scheduler.config import Settings
@@ -205,10 +205,10 @@ class Daemon:
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda _s, _f: self.request_stop())
+            signal.signal(sig, lambda _s, _f: threads.from_signal(self.request_stop, "btu-stop"))
         # SIGHUP re-reads the configuration (``on_hup``, from ``btu-scheduler run``); it
         # is never the abrupt death that is its default (docs/operations.md).
-        signal.signal(signal.SIGHUP, lambda _s, _f: self._hup())
+        signal.signal(signal.SIGHUP, lambda _s, _f: threads.from_signal(self._hup, "btu-hup"))
 
     def _hup(self) -> None:
         if self.on_hup is None:

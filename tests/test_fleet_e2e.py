@@ -740,3 +740,17 @@ def test_a_fleet_started_before_redis_waits_quietly_then_fires(tmp_path: Path) -
     finally:
         fleet.close()
         server.cleanup()
+
+
+def test_signals_in_a_burst_still_stop_the_daemon(make_fleet: Any) -> None:
+    """SIGHUP, SIGTERM and SIGTERM again, back to back: the handlers hand their work to a
+    thread, so a second signal arriving while the first is handled cannot deadlock the
+    main thread (it did: the daemon never exited)."""
+    fleet = make_fleet(3)
+    fleet.write_config()
+    proc = fleet.start("burst")
+    wait_for(lambda: all(v == "burst" for v in fleet.leaders().values()), 15)
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGTERM, signal.SIGINT):
+        proc.signal(sig)
+    assert 0 == proc.proc.wait(timeout=20)
+    assert all(v is None for v in fleet.leaders().values())

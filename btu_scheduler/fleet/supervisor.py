@@ -105,8 +105,10 @@ class Supervisor:
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda _s, _f: self.stopping.set())
-        signal.signal(signal.SIGHUP, lambda _s, _f: self._reload_wanted.set())
+            signal.signal(sig, lambda _s, _f: threads.from_signal(self.stopping.set, "btu-stop"))
+        signal.signal(
+            signal.SIGHUP, lambda _s, _f: threads.from_signal(self._reload_wanted.set, "btu-hup")
+        )
 
     def _stop_all(self) -> None:
         log.info("stopping", instance=self.instance, sites=len(self.sites))
