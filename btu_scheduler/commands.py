@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             site.require_firing()
     except ConfigError as e:
         return cliopts.fail(str(e), 2)
-    first = fleet.sites[0] if fleet.sites else fleet.settings_for("defaults.check")
+    first = fleet.first()
     context = {"instance": first.instance}
     if not fleet.multi:
         context["site"] = first.site

@@ -210,6 +210,12 @@ class Fleet:
     def get(self, site: str) -> Settings | None:
         return next((s for s in self.sites if s.site == site), None)
 
+    def first(self) -> Settings:
+        """The first listed site's settings, or with none listed (discovery only) the
+        defaults' (under a placeholder site name): what the process-wide settings are
+        read from."""
+        return self.sites[0] if self.sites else self.settings_for(PLACEHOLDER_SITE)
+
     def settings_for(self, site: str, host_header: str = "") -> Settings:
         """Settings of a site the file does not list (a discovered one): the defaults."""
         return _build_site(self.defaults, {"host_header": host_header or site}, site)
@@ -251,6 +257,7 @@ def load_fleet(
     return fleet, sources
 
 
+PLACEHOLDER_SITE = "defaults.check"  # checks the defaults when no site is listed
 FLEET_KEYS = frozenset({"sites", "discover"})  # top-level only, not settings
 # Settings of the process, not of a site: refused in a [sites."…"] table. The lease is
 # the process's liveness in its pool (one renewal for every site).
@@ -314,7 +321,7 @@ def _fleet(defaults: dict[str, Any], tables: Any, discover: bool) -> Fleet:
                 what = "unknown setting" if key not in _ENV_NAMES else "not a per-site setting"
                 raise ConfigError(f"site {name!r}: {what} {key!r}")
         sites.append(_build_site(defaults, {"host_header": name, **table}, name))
-    _build_site(defaults, {}, sites[0].site if sites else "defaults.check")  # the defaults too
+    _build_site(defaults, {}, sites[0].site if sites else PLACEHOLDER_SITE)  # the defaults too
     return Fleet(tuple(sites), multi=True, discover=discover, defaults=defaults)
 
 

@@ -59,7 +59,7 @@ class Supervisor:
     def __init__(self, fleet: Fleet, reload: Callable[[], Fleet]) -> None:
         self.fleet = fleet
         self._reload = reload
-        first = fleet.sites[0] if fleet.sites else fleet.settings_for("defaults.check")
+        first = fleet.first()
         self.defaults = first
         self.instance = first.instance
         self.families = Families()
@@ -140,6 +140,7 @@ class Supervisor:
                        if name in wanted and s.settings != wanted[name]]  # fmt: skip
             for site in stopping + changed:
                 self._stop_site(site)
+                threads.thread(self._finish, "btu-site-stop", site).start()
             # Build every new site first, then start them: building is quick, and
             # loading sites would otherwise compete with it for the interpreter.
             new = [self._build_site(settings, discovered=name in self.discovered)
@@ -200,20 +201,18 @@ class Supervisor:
         hub.add(d)
         return site
 
-    def _stop_site(self, site: Site, wait: bool = False) -> None:
-        """Stop one site cleanly; its lease is released once its fires are handed back."""
+    def _stop_site(self, site: Site) -> None:
+        """Ask one site to stop cleanly (under the lock); :meth:`_finish` waits for it."""
         del self.sites[site.settings.site]
         site.daemon.request_stop()
 
-        def finish() -> None:
-            site.thread.join(timeout=site.settings.shutdown_timeout_seconds + 15)
-            if site.daemon.hub is not None:
-                site.daemon.hub.remove(site.daemon)
-
-        if wait:
-            finish()
-        else:
-            threads.thread(finish, "btu-site-stop").start()
+    @staticmethod
+    def _finish(site: Site) -> None:
+        """Wait for a stopping site: its lease is released once its fires are handed back;
+        then its hub forgets it."""
+        site.thread.join(timeout=site.settings.shutdown_timeout_seconds + 15)
+        if site.daemon.hub is not None:
+            site.daemon.hub.remove(site.daemon)
 
     def hand_over(self, name: str) -> None:
         """Stop leading ``name`` (the keeper assigned it to another daemon): a clean stop,
@@ -224,10 +223,8 @@ class Supervisor:
                 site = self.sites.get(name)
                 if site is None or self.stopping.is_set():
                     return
-                self._stop_site(site, wait=False)
-            site.thread.join(timeout=site.settings.shutdown_timeout_seconds + 15)
-            if site.daemon.hub is not None:
-                site.daemon.hub.remove(site.daemon)
+                self._stop_site(site)
+            self._finish(site)
             with self._lock:
                 wanted = self._wanted()
                 if not self.stopping.is_set() and name in wanted and name not in self.sites:
