@@ -753,4 +753,5 @@ def test_signals_in_a_burst_still_stop_the_daemon(make_fleet: Any) -> None:
     for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGTERM, signal.SIGINT):
         proc.signal(sig)
     assert 0 == proc.proc.wait(timeout=20)
-    assert all(v is None for v in fleet.leaders().values())
+    leaders = fleet.leaders()
+    assert all(v is None for v in leaders.values()), leaders

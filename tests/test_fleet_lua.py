@@ -3,14 +3,18 @@ leases a fleet daemon may take, and the standalone daemon's view of a fleet leas
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
 import redis
 
-from btu_scheduler.fleet.keeper import _BEAT, _TAKE
+from btu_scheduler.fleet.keeper import _BEAT, _TAKE, Keeper
 from btu_scheduler.lease import _ACQUIRE
 from streams.keys import Keys, PoolKeys
 
@@ -185,3 +189,35 @@ class TestStandaloneAcquire:
         got, _ = self.acquire(pool, "solo")
         assert 1 == got and "solo" == pool.value(0)["instance"]
         assert 0 < pool.r.pttl(pool.leader(0)) <= 1500
+
+
+class TestTakeWhileStopping:
+    """A site that begins to stop while the keeper's takeover script runs may already have
+    released its (empty) lease and exited: the keeper gives back what it just took, or a
+    stopped daemon would hold the site (CI caught it after SIGHUP, SIGTERM in a burst)."""
+
+    def daemon(self, pool: Pool, i: int, stopping: bool) -> Any:
+        from btu_scheduler.lease import Lease
+
+        stop = threading.Event()
+        if stopping:
+            stop.set()
+        return SimpleNamespace(
+            settings=SimpleNamespace(site=pool.sites[i]),
+            keys=Keys(pool.sites[i]),
+            lease=Lease(pool.r, Keys(pool.sites[i]), "me", 5_000),
+            stopping=stop,
+            apply_lease=lambda *a: None,
+        )
+
+    def keeper(self, pool: Pool) -> Keeper:
+        hub: Any = SimpleNamespace(instance="me", lease_seconds=5.0, r=pool.r, pool=pool.keys)
+        return Keeper(hub)
+
+    def test_a_site_stopping_meanwhile_gets_no_lease(self, pool: Pool) -> None:
+        pool.alive("me")
+        running, stopping = self.daemon(pool, 0, False), self.daemon(pool, 1, True)
+        self.keeper(pool)._take_sites([running, stopping], time.monotonic(), pool.now_ms())
+        assert "me" == pool.value(0)["instance"] and running.lease.token is not None
+        assert pool.r.get(pool.leader(1)) is None
+        assert stopping.lease.token is None

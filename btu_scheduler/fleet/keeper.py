@@ -348,9 +348,25 @@ class Keeper:
             value = text(token)
             d.lease.token = value
             self._free_since.pop(d.settings.site, None)
+            if d.stopping.is_set():
+                # The site began to stop while the script ran: it may already have
+                # released (nothing to release then), so the lease we just took is
+                # given back here. Token first, then the flag, on both sides: one of
+                # the two releases it (the script deletes only our own token).
+                self._release_taken(d)
+                continue
             with bound_contextvars(site=d.settings.site):
                 d.apply_lease(LeaseState(True, value, self.lease_ms), started, False)
             self._beaten.pop(d.settings.site, None)  # beat at once
+
+    @staticmethod
+    def _release_taken(d: Daemon) -> None:
+        with bound_contextvars(site=d.settings.site):
+            try:
+                released = d.lease.release()
+            except REDIS_DOWN:
+                released = False  # the members entry goes with the daemon: others take it
+            log.info("lease_released", reason="site stopping", released=released)
 
     # -- heartbeats and key checks, a few sites per renewal ---------------------------
 
