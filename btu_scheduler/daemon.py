@@ -58,15 +58,13 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("btu_scheduler")
 
-CLAIM_CHUNK = 500
-FIRST_CHUNK = 32  # a burst's first claim is small, so its requests go out sooner
 HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
 # Re-read the wall clock (it may step) at least this often; far below TIMEOUT_MAX.
 MAX_SLEEP_S = 1.0
-# A site of a multi-site daemon sleeps longer: the hub's clock watch wakes every site when
-# the wall clock steps (a thousand sites must not wake a thousand times a second).
+# A site of a multi-site daemon sleeps until something changes: the hub's firer wakes at
+# its next instant (fleet/firer.py). It arms its alarm again at least this often.
 FLEET_MAX_SLEEP_S = 30.0
 
 
@@ -384,15 +382,21 @@ class Daemon:
         if self._promoted and self.is_leader:
             self._promoted = False
             self.takeover.on_promoted()
+        firer = self.hub.firer if self.hub else None
         with self.lock:
             fires: list[Fire] = []
             deleted = self.engine.take_deleted()
             if self.is_leader:
-                fires = latest_per_item([*self._pending, *self.engine.due(self.now_ms())])
+                # In a fleet the hub's firer pops the due fires (fleet/firer.py); this
+                # thread claims only what was kept for later.
+                due = self.engine.due(self.now_ms()) if firer is None else []
+                fires = latest_per_item([*self._pending, *due])
                 self._pending = []
             self._view_armed = self.engine.armed.armed
-            self._view_next_due = self.engine.next_due()
+            self._view_next_due = next_due = self.engine.next_due()
             if not fires and not deleted:
+                if firer is not None and next_due is not None and self.is_leader:
+                    firer.arm(self, next_due)
                 if wait:
                     self.lock.wait(self._sleep_seconds())
                 return 0
@@ -405,11 +409,12 @@ class Daemon:
     def _sleep_seconds(self) -> float | None:
         if not self.is_leader:
             return None  # woken by promotion or shutdown
+        if self.hub is not None:
+            return FLEET_MAX_SLEEP_S  # the firer wakes at the next instant, not this thread
         due = self.engine.next_due()
         if due is None:
             return None
-        cap = MAX_SLEEP_S if self.hub is None else FLEET_MAX_SLEEP_S
-        return min(cap, max(0.0, due / 1000 - self.clock()))
+        return min(MAX_SLEEP_S, max(0.0, due / 1000 - self.clock()))
 
     def _defer(self, fires: list[Fire]) -> None:
         """Keep popped fires to claim later. Like missed instants, the fires of one item

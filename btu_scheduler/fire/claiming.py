@@ -45,12 +45,17 @@ def claim_for(d: Daemon, fires: list[Fire]) -> None:
         d._defer(fires)
         return
     run = claim_and_submit(d.dispatcher, fires, token, d.instance)
+    after_claim(d, run)
+    if run.redis_down:
+        d.stopping.wait(0.2)
+
+
+def after_claim(d: Daemon, run: ClaimRun) -> None:
+    """A fenced claim ends this instance's leadership; what was not claimed is kept."""
     if run.fenced:
         d._lease_valid_until = 0.0
     if run.deferred:
         d._defer(run.deferred)
-    if run.redis_down:
-        d.stopping.wait(0.2)
 
 
 def claim_and_submit(
@@ -68,25 +73,33 @@ def claim_and_submit(
             run.deferred += fires[start:]
             run.redis_down = True
             return run
-        fenced: list[Fire] = []
-        for fire, code, _previous in claimed:
-            if code == CLAIMED:
-                if fire.missed:
-                    dispatcher.record(fire, Outcome.MISSED, "late beyond grace")
-                else:
-                    dispatcher.submit(fire)
-            elif code == DUPLICATE:
-                dispatcher.record(fire, Outcome.DUPLICATE, "already claimed")
-            elif code == ALREADY_FIRED:
-                log.debug("fire_already_claimed", id=fire.id, fire_id=fire.fire_id)
-            elif code == FENCED:
-                fenced.append(fire)
-        dispatcher.flush()
-        if fenced:
-            log.warning("fire_fenced", count=len(fenced), instance=instance)
-            run.fenced = True
-            run.deferred += fenced
+        submit_claimed(dispatcher, claimed, instance, run)
     return run
+
+
+def submit_claimed(
+    dispatcher: Dispatcher, claimed: list[tuple[Fire, int, str]], instance: str, run: ClaimRun
+) -> None:
+    """Act on one claim script's reply: send what was claimed, record what was missed or
+    already claimed, keep what was fenced in ``run``; then let the sender go."""
+    fenced: list[Fire] = []
+    for fire, code, _previous in claimed:
+        if code == CLAIMED:
+            if fire.missed:
+                dispatcher.record(fire, Outcome.MISSED, "late beyond grace")
+            else:
+                dispatcher.submit(fire)
+        elif code == DUPLICATE:
+            dispatcher.record(fire, Outcome.DUPLICATE, "already claimed")
+        elif code == ALREADY_FIRED:
+            log.debug("fire_already_claimed", id=fire.id, fire_id=fire.fire_id)
+        elif code == FENCED:
+            fenced.append(fire)
+    dispatcher.flush()
+    if fenced:
+        log.warning("fire_fenced", count=len(fenced), instance=instance)
+        run.fenced = True
+        run.deferred += fenced
 
 
 def latest_per_item(fires: list[Fire]) -> list[Fire]:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from redis import Redis
@@ -179,13 +180,28 @@ class Dispatcher:
         ``(fire, code, previous_due)``. Raises RedisError when Redis is unreachable."""
         if not fires:
             return []
+        keys, args = self.claim_call(fires, token)
+        return self.claim_result(fires, self._claim_many(keys=keys, args=args))
+
+    @property
+    def claim_sha(self) -> str:
+        """The claim script's SHA1 (the same for every site): for a caller that claims
+        the fires of many sites in one pipeline (:mod:`btu_scheduler.fleet.firer`)."""
+        return str(self._claim_many.sha)
+
+    def claim_call(self, fires: list[Fire], token: str) -> tuple[list[str], list[str | int]]:
+        """The claim script's keys and arguments for ``fires``."""
         keys = [self._keys.leader, self._keys.last_fire, self._keys.inflight]
         keys += [self._keys.fired(f.fire_id) for f in fires]
         args: list[str | int] = [token, self._s.fired_ttl_ms, self._s.claim_value]
         for f in fires:
             args += (f.id, f.due, "1" if f.missed else "0", f.fire_id)
         args.append(Marker.MISSED)
-        reply = self._claim_many(keys=keys, args=args)
+        return keys, args
+
+    @staticmethod
+    def claim_result(fires: list[Fire], reply: Any) -> list[tuple[Fire, int, str]]:
+        """The claim script's reply, fire by fire."""
         if len(reply) == 1 and int(reply[0]) == FENCED:
             return [(f, FENCED, "") for f in fires]
         return [

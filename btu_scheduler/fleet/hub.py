@@ -1,10 +1,11 @@
 """What the sites of one Redis server share in a multi-site daemon: the Redis clients,
-the lease keeper, the reader, and the table of sites.
+the lease keeper, the reader, the firer, and the table of sites.
 
 A site's :class:`~btu_scheduler.daemon.Daemon` gets the hub at construction and then
-neither keeps a lease nor reads a stream itself: the hub's two threads do that for every
-site of the server, so their cost does not grow with the number of sites (one round trip
-per renewal period, one blocking read).
+neither keeps a lease, nor reads a stream, nor wakes at its instants itself: the hub's
+keeper, reader and firer threads do that for every site of the server, so their cost does
+not grow with the number of sites (one round trip per renewal period, one blocking read,
+one claim round trip per instant).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from streams.keys import PoolKeys
 
 if TYPE_CHECKING:
     from btu_scheduler.daemon import Daemon
+    from btu_scheduler.fleet.firer import Firer
     from btu_scheduler.fleet.keeper import Keeper
     from btu_scheduler.fleet.reader import FleetReader
 
@@ -70,6 +72,7 @@ class Hub:
         self._lock = threading.Lock()
         self.keeper: Keeper | None = None
         self.reader: FleetReader | None = None
+        self.firer: Firer | None = None
 
     # -- the table of sites -----------------------------------------------------------
 
@@ -101,21 +104,22 @@ class Hub:
     # -- life -------------------------------------------------------------------------
 
     def start(self) -> None:
+        from btu_scheduler.fleet.firer import Firer
         from btu_scheduler.fleet.keeper import Keeper
         from btu_scheduler.fleet.reader import FleetReader
 
         self.keeper = Keeper(self)
         self.reader = FleetReader(self)
+        self.firer = Firer(self)
         self.keeper.start()
         self.reader.start()
+        self.firer.start()
         self._clock = threads.thread(self._watch_clock, "btu-clock")
         self._clock.start()
 
     def _watch_clock(self) -> None:
-        """Wake every site when the wall clock steps (NTP, a VM resumed): their firing
-        loops sleep until their next instant by the wall clock, up to 30 s, and a step
-        moves that instant. The single-site daemon re-reads the clock every second
-        instead."""
+        """Say when the wall clock steps (NTP, a VM resumed), and wake the firer: its
+        alarms are wall-clock instants (it also re-reads the clock every second)."""
         wall, mono = time.time(), time.monotonic()
         while not self.stopping.wait(CLOCK_CHECK_S):
             now_wall, now_mono = time.time(), time.monotonic()
@@ -123,8 +127,8 @@ class Hub:
             wall, mono = now_wall, now_mono
             if abs(drift) > CLOCK_STEP_S:
                 log.warning("wall_clock_stepped", by_ms=round(drift * 1000), sites=len(self._sites))
-                for d in self.sites().values():
-                    d.wake()
+                if self.firer is not None:
+                    self.firer.wake()
 
     def stop(self) -> None:
         """After every site has stopped: the threads end, the pool closes."""
@@ -133,6 +137,8 @@ class Hub:
             self.keeper.stop()
         if self.reader is not None:
             self.reader.stop()
+        if self.firer is not None:
+            self.firer.stop()
         try:  # gone at once, not after a lease: the other daemons take our sites now
             self.r.zrem(self.pool.members, self.instance)
         except START_ERRORS:
@@ -141,7 +147,8 @@ class Hub:
         self.r.close()
 
     def threads_alive(self) -> tuple[bool, str]:
-        for name, part in (("lease keeper", self.keeper), ("reader", self.reader)):
+        parts = (("lease keeper", self.keeper), ("reader", self.reader), ("firer", self.firer))
+        for name, part in parts:
             if part is not None and not part.alive():
                 return False, f"the {name} of {self.pool.pool} has stopped"
         return True, "ok"
