@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from btu_scheduler.fleet.keeper import EXPIRY_MARGIN_S, MIN_GAP_S, Keeper
+from btu_scheduler.fleet.keeper import EXPIRY_MARGIN_S, MIN_GAP_S, Keeper, mid_second
 
 NOW = 1_000_000
 LEASE_S = 5.0
@@ -45,3 +45,15 @@ def test_a_peer_running_out_before_the_next_renewal_is_looked_at_just_after() ->
 def test_never_negative() -> None:
     k = keeper()
     assert k._next_wait({"me": NOW + 5_000, "peer": NOW}, NOW) == 0.0
+
+
+@pytest.mark.parametrize("now", [100.0, 100.3, 100.5, 100.9, 100.99])
+def test_renewals_begin_half_way_between_two_whole_seconds(now: float) -> None:
+    # cron instants fall on whole seconds: a renewal of many sites must not begin then
+    wait = mid_second(2.0, now)
+    assert 1.5 <= wait <= 2.5
+    assert (now + wait) % 1.0 == pytest.approx(0.5)
+
+
+def test_short_renewal_periods_are_not_moved() -> None:
+    assert 0.6 == mid_second(0.6, 100.2)

@@ -57,6 +57,7 @@ MGET_CHUNK = 1_000  # leader keys per MGET (Lua's unpack has a limit)
 BEATS_PER_TICK = 4  # heartbeat hashes refreshed per renewal (2 commands each)
 PRUNE_EVERY = 30  # renewals between clean-ups of dead members
 MIN_GAP_S = 0.1  # between renewals, however often woken (sites loading one by one)
+MID_SECOND_FROM_S = 1.5  # renewal periods from which renewals are moved off whole seconds
 EXPIRY_MARGIN_S = 0.02  # after a member's entry runs out, before looking again
 
 # KEYS: members, digests. ARGV: instance, lease_ms, digest ('' = unchanged), prune ('1'),
@@ -214,6 +215,8 @@ class Keeper:
                 failures = 0
                 backoff.reset()
                 wait = self.next_wait
+                if wait == self.renew_s:
+                    wait = mid_second(wait, time.time() + MIN_GAP_S)
             except START_ERRORS as e:
                 # One line per attempt for every site of this Redis (their own start-up
                 # waits stay silent): unreachable, wrong password, no such database.
@@ -424,6 +427,16 @@ class Keeper:
             raise
         except START_ERRORS as e:
             log.debug("state_check_skipped", site=d.settings.site, error=str(e))
+
+
+def mid_second(wait: float, now: float) -> float:
+    """``wait`` moved by up to half a second so that the renewal begins half-way between
+    two whole seconds: cron instants fall on whole seconds, and a renewal of a thousand
+    sites holds the interpreter for several milliseconds that the fires due then would
+    wait for. Not for short leases, where half a second is much of the margin."""
+    if wait < MID_SECOND_FROM_S:
+        return wait
+    return wait + 0.5 - (now + wait) % 1.0
 
 
 def _pairs(flat: list[Any]) -> list[tuple[Any, Any]]:
