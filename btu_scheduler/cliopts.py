@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import redis
 
-from btu_scheduler import config
+from btu_scheduler import config, configcheck
 from btu_scheduler.errors import ConfigError
 from streams.keys import LEADER_PATTERN, Keys, site_of_leader_key
 from streams.redisio import text
@@ -127,7 +127,7 @@ def redis_client(settings: config.Settings, socket_timeout: float = 10) -> redis
 
 
 def unreachable(settings: config.Settings, error: Exception) -> int:
-    return fail(f"cannot reach Redis at {config.mask_url(settings.redis_url)}: {error}", 1)
+    return fail(f"cannot reach Redis at {configcheck.mask_url(settings.redis_url)}: {error}", 1)
 
 
 def site_has_daemon(client: redis.Redis, keys: Keys) -> bool:
@@ -145,7 +145,7 @@ def no_daemon(settings: config.Settings, client: redis.Redis) -> int:
     hint = f"; sites with a daemon here: {', '.join(known[:10])}" if known else ""
     return fail(
         f"no btu-scheduler is running for site {settings.site!r} at "
-        f"{config.mask_url(settings.redis_url)} (no lease, no heartbeat): is the site name "
+        f"{configcheck.mask_url(settings.redis_url)} (no lease, no heartbeat): is the site name "
         f"right and the daemon started?{hint}",
         1,
     )

@@ -8,15 +8,19 @@ Threads and what they own:
   only as precise as its ``hz`` (100 ms by default), so the due instant is kept here.
 - **reader**: one blocking XREAD on the schedules and RPC streams (no polling); applies
   changes to the engine and answers RPC when this instance is the leader.
-- **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat.
+- **lease**: renews the leader lease (or tries to take it) and refreshes the heartbeat
+  (:mod:`btu_scheduler.leaseloop`).
 - the fire path's sender, retry timer and recorder (see :mod:`btu_scheduler.fire`).
+
+A site of a multi-site daemon (:mod:`btu_scheduler.fleet`) has no reader or lease thread,
+and its firing loop does not wake at its instants: its hub's threads do that for every
+site. Loading a snapshot is :func:`btu_scheduler.loader.load_into`.
 
 The engine is guarded by one lock; nothing slow happens while holding it.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 import signal
@@ -29,18 +33,16 @@ import redis
 import structlog
 from redis.exceptions import RedisError
 
-from btu_scheduler import __version__, loader, redisdiag, threads
+from btu_scheduler import __version__, leaseloop, loader, redisdiag, threads
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.cluster import cluster_status
 from btu_scheduler.config import Settings
 from btu_scheduler.deadletters import DeadLetters
 from btu_scheduler.engine import Engine, Fire
-from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.fire import setup
 from btu_scheduler.fire.claiming import claim_for, latest_per_item, pending_after
 from btu_scheduler.fire.endpoint import Endpoint
 from btu_scheduler.heap import Item
-from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import Lease, LeaseState
 from btu_scheduler.metrics import Metrics
 from btu_scheduler.observe import Observability
@@ -58,7 +60,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("btu_scheduler")
 
-HEARTBEAT_EVERY = 3  # lease renewals per heartbeat refresh (its TTL is three leases)
 # Longer than the reader's 30 s BLOCK, so an idle blocking read never times out.
 BLOCKING_SOCKET_TIMEOUT_S = 35.0
 # Re-read the wall clock (it may step) at least this often; far below TIMEOUT_MAX.
@@ -220,7 +221,8 @@ class Daemon:
         attempt, capped exponential backoff. The lease thread starts before the load: a
         long load must not let the lease lapse."""
         backoff = Backoff(self.settings.reconnect_max_seconds)
-        lease_thread = threading.Thread(target=self._lease_loop, name="btu-lease", daemon=True)
+        lease_thread = threading.Thread(target=leaseloop.run, args=(self,), name="btu-lease",
+                                        daemon=True)  # fmt: skip
         self._lease_thread = lease_thread
         attempt = 0
         while not self.stopping.is_set():
@@ -250,44 +252,8 @@ class Daemon:
         return False
 
     def _load(self, start: bool = True) -> None:
-        """Snapshot → engine → catch-up (PROTOCOL.md: no change lost or applied twice).
-
-        Built off the lock and swapped in under it (:mod:`btu_scheduler.loader`). At
-        start-up the RPC stream position starts at its end; a resync keeps it, so no
-        request written meanwhile goes unanswered.
-
-        No cyclic garbage collection while millions of objects are built (each full pass
-        walks all of them), and none later over what was loaded: ``gc.freeze()`` moves it
-        out of the collector's sight, so a full pass never pauses firing for the heap.
-        """
-        gc.disable()
-        try:
-            grace_ms = int(self.settings.grace_seconds * 1000)
-            loaded = loader.build(self.r, self.keys, grace_ms, self.now_ms(), self.dead)
-            # Cancellations recorded by earlier leaders hold on the new engine too.
-            cancels = self.takeover.items.read_cancels()
-            cancelled, over = self.takeover.items.apply_cancels(loaded.engine, cancels)
-            loaded.catch_up = [fire for fire in loaded.catch_up if fire.id not in cancelled]
-        finally:
-            gc.enable()
-            gc.freeze()
-        with self.lock:
-            catch_up = loader.carry_over(self.engine, loaded, self.now_ms())
-            self.engine = loaded.engine
-            self.last_id, self.last_count = loaded.last_id, loaded.last_count
-            if start:
-                self.rpc_id = loaded.rpc_last_id
-            self._pending.extend(catch_up)
-            self.lock.notify_all()
-        log.info(
-            "loaded",
-            items=len(loaded.engine.armed),
-            armed=loaded.engine.armed.armed,
-            catch_up=len(catch_up),
-            last_id=loaded.last_id,
-            ms=loaded.ms,
-        )
-        self.takeover.after_load(over, loaded.last_fire, loaded.state_ids, loaded.now)
+        """Snapshot → engine → catch-up, swapped in under the lock (:func:`loader.load_into`)."""
+        loader.load_into(self, start)
 
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
@@ -316,14 +282,7 @@ class Daemon:
     # -- lease ------------------------------------------------------------------------
 
     def _lease_tick(self) -> float:
-        """One renewal or acquisition attempt; returns seconds until the next one."""
-        started = time.monotonic()
-        was_valid = self.is_leader
-        self._lease_ticks += 1
-        beat = not was_valid or self._lease_ticks % HEARTBEAT_EVERY == 1
-        state = self.lease.tick(heartbeat_fields(self) if beat else None)
-        self.redis_up, self.redis_error = True, ""
-        return self.apply_lease(state, started, was_valid)
+        return leaseloop.tick(self)
 
     def apply_lease(self, state: LeaseState, started: float, was_valid: bool) -> float:
         """Act on a lease round trip begun at ``started`` (monotonic): extend the lease
@@ -346,24 +305,6 @@ class Daemon:
         self.observe.standby(state.token)
         # Try again right when the holder's lease would run out.
         return max(0.005, min(renew, state.pttl_ms / 1000 + 0.005))
-
-    def _lease_loop(self) -> None:
-        backoff = Backoff(min(self.settings.renew_seconds, self.settings.reconnect_max_seconds))
-        wait = self.settings.renew_seconds
-        while not self.lease_stop.wait(wait):
-            try:
-                wait = self._lease_tick()
-                backoff.reset()
-            except REDIS_DOWN as e:
-                self.redis_up, self.redis_error = False, str(e)
-                if self._was_leader and not self.is_leader:
-                    self._was_leader = False
-                    log.warning("leader_lost", instance=self.instance, error=str(e))
-                wait = backoff.next()
-            except RedisError as e:
-                self.redis_up, self.redis_error = False, str(e)
-                log.error("lease_error", error=str(e))
-                wait = backoff.next()
 
     # -- firing loop (main thread) ---------------------------------------------------
 
@@ -397,7 +338,7 @@ class Daemon:
             if not fires and not deleted:
                 if firer is not None and next_due is not None and self.is_leader:
                     firer.arm(self, next_due)
-                if wait:
+                if wait and not self._woken():
                     self.lock.wait(self._sleep_seconds())
                 return 0
         if deleted:
@@ -405,6 +346,11 @@ class Daemon:
         if fires:
             claim_for(self, fires)
         return len(fires)
+
+    def _woken(self) -> bool:
+        """Checked under the lock right before waiting: a flag set before its notify (which
+        takes the lock) is never missed. A missed stop left a fleet site asleep for ever."""
+        return self.stopping.is_set() or (self._promoted and self.is_leader)
 
     def _sleep_seconds(self) -> float | None:
         if not self.is_leader:

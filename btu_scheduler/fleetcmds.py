@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from btu_scheduler import cliopts, config, poolstatus, views
+from btu_scheduler import cliopts, config, configcheck, poolstatus, views
 from btu_scheduler.errors import ConfigError
 from btu_scheduler.sitecheck import CheckResult, check_redis, check_site
 from streams.keys import CONTROL_MAXLEN, F, PoolKeys
@@ -93,7 +93,7 @@ def status_all(args: argparse.Namespace, fleet: config.Fleet) -> int:
             return cliopts.unreachable(settings, e)
         finally:
             client.close()
-        pools.append(data | {"redis_url": config.mask_url(url)})
+        pools.append(data | {"redis_url": configcheck.mask_url(url)})
     if args.json:
         rows = [row | {"redis_url": p["redis_url"]} for p in pools for row in p["sites"]]
         ok, bad = poolstatus.summary(rows)
@@ -235,7 +235,7 @@ def cmd_reload_config(args: argparse.Namespace) -> int:
             return cliopts.unreachable(settings, e)
         finally:
             client.close()
-        report.append({"redis_url": config.mask_url(url), "pool": pool.pool, "alive": alive,
+        report.append({"redis_url": configcheck.mask_url(url), "pool": pool.pool, "alive": alive,
                        "entry": entry})  # fmt: skip
     total = sum(len(r["alive"]) for r in report)
     if args.json:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import structlog
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from btu_scheduler.config import mask_url
+from btu_scheduler.configcheck import mask_url
 from btu_scheduler.errors import REDIS_DOWN
 
 log = structlog.get_logger("btu_scheduler")

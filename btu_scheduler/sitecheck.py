@@ -19,7 +19,8 @@ import urllib3
 from redis.exceptions import RedisError, ResponseError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from btu_scheduler.config import Settings, mask_url
+from btu_scheduler.config import Settings
+from btu_scheduler.configcheck import mask_url
 from btu_scheduler.fire.auth import SiteAuth
 from streams.keys import ENQUEUE_PATH, WHOAMI_PATH
 

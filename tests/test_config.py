@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from btu_scheduler import config
-from btu_scheduler.config import MASK, Settings, load
+from btu_scheduler.config import Settings, load
+from btu_scheduler.configcheck import MASK
 from btu_scheduler.errors import ConfigError
 
 SECRET = "s3cret-api-Xy7"

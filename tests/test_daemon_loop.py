@@ -306,3 +306,19 @@ def test_start_up_forgets_last_fire_only_of_items_gone(
         second.endpoint.requests,
         real_redis.hgetall(keys.last_fire),
     )
+
+
+def test_a_stop_requested_just_before_the_loop_sleeps_is_not_missed(
+    make_daemon: Any, real_redis: redis.Redis, keys: Keys
+) -> None:
+    """The stop flag was set, and its notify sent, after the loop checked the flag but
+    before it began to wait: the wait must not begin (with nothing armed it would last
+    for ever; a fleet daemon's site then held its lease past the process's exit)."""
+    daemon = make_daemon()
+    assert daemon._start()
+    daemon.step(wait=False)
+    daemon.stopping.set()  # no notify: it went out before the wait below
+    stepper = threading.Thread(target=daemon.step, daemon=True)
+    stepper.start()
+    stepper.join(timeout=2)
+    assert not stepper.is_alive()

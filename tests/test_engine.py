@@ -9,7 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from btu_scheduler.engine import Engine, Fire, latest_at_or_before
+from btu_scheduler.catchup import latest_at_or_before
+from btu_scheduler.engine import Engine, Fire
 from streams.cron import compile_schedule
 from streams.errors import CronError
 from streams.keys import Kind

@@ -754,4 +754,6 @@ def test_signals_in_a_burst_still_stop_the_daemon(make_fleet: Any) -> None:
         proc.signal(sig)
     assert 0 == proc.proc.wait(timeout=20)
     leaders = fleet.leaders()
+    if not all(v is None for v in leaders.values()):
+        print(proc.log())
     assert all(v is None for v in leaders.values()), leaders

@@ -187,3 +187,17 @@ def test_alarms_keep_the_earliest_instant_of_each_site(fleet: Fleet) -> None:
     # due by the wall clock: d (its two heap entries give it once); the other is not
     assert [d] == firer._wait_due()
     assert {later: T0 + 60_000} == firer._armed
+
+
+def test_a_bug_while_claiming_gives_the_fires_back_to_their_sites(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = fleet.site()
+    fleet.clock.advance(60)
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(d.dispatcher, "claim_call", broken)
+    fleet.firer.fire([d])
+    assert ["TS-F-0"] == [f.id for f in d._pending]

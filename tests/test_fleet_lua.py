@@ -14,7 +14,8 @@ import orjson
 import pytest
 import redis
 
-from btu_scheduler.fleet.keeper import _BEAT, _TAKE, Keeper
+from btu_scheduler.fleet.keeper import Keeper
+from btu_scheduler.fleet.leases import BEAT_SCRIPT, TAKE_SCRIPT
 from btu_scheduler.lease import _ACQUIRE
 from streams.keys import Keys, PoolKeys
 
@@ -24,8 +25,8 @@ class Pool:
         self.r = r
         self.keys = PoolKeys(f"t{uuid.uuid4().hex[:10]}")
         self.sites = [f"test-{uuid.uuid4().hex[:10]}.local" for _ in range(4)]
-        self.take_script = r.register_script(_TAKE)
-        self.beat_script = r.register_script(_BEAT)
+        self.take_script = r.register_script(TAKE_SCRIPT)
+        self.beat_script = r.register_script(BEAT_SCRIPT)
 
     def leader(self, i: int) -> str:
         return Keys(self.sites[i]).leader

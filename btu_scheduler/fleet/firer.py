@@ -90,8 +90,12 @@ class Firer:
     def _loop(self) -> None:
         while not self.hub.stopping.is_set():
             due = self._wait_due()
-            if due:
+            try:
                 self.fire(due)
+            except Exception:  # a bug must not stop every site's fires
+                log.exception("firer_error")
+                for d in due:
+                    d.wake()  # their own threads arm them again
 
     def _wait_due(self) -> list[Daemon]:
         """The sites whose alarm is due, once one is (or [] after a bounded wait)."""
@@ -147,16 +151,19 @@ class Firer:
         return d, fires, token
 
     def _claim_all(self, work: list[tuple[Daemon, list[Fire], str]]) -> None:
-        pipe = self.hub.r.pipeline(transaction=False)
-        for d, fires, token in work:
-            keys, args = d.dispatcher.claim_call(fires, token)
-            self._claim(keys=keys, args=args, client=pipe)
         replies: list[Any]
         try:
+            pipe = self.hub.r.pipeline(transaction=False)
+            for d, fires, token in work:
+                keys, args = d.dispatcher.claim_call(fires, token)
+                self._claim(keys=keys, args=args, client=pipe)
             replies = pipe.execute(raise_on_error=False)
         except (RedisError, OSError) as e:  # unreachable, or the script could not load
             log.warning("claim_failed_redis", error=str(e), sites=len(work),
                         fires=sum(len(fires) for _d, fires, _t in work))  # fmt: skip
+            replies = [e] * len(work)
+        except Exception as e:  # a bug: the fires go back to their sites, not lost
+            log.exception("firer_error")
             replies = [e] * len(work)
         for (d, fires, _token), reply in zip(work, replies, strict=True):
             with bound_contextvars(site=d.settings.site):

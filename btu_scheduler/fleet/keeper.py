@@ -34,17 +34,17 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import structlog
 from structlog.contextvars import bound_contextvars
 
 from btu_scheduler.backoff import Backoff
 from btu_scheduler.errors import REDIS_DOWN
 from btu_scheduler.fleet.assign import assign, digest
+from btu_scheduler.fleet.leases import BEAT_SCRIPT, TAKE_SCRIPT, holder_of, tenure_of
 from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import LeaseState
 from btu_scheduler.redisdiag import START_ERRORS, log_attempt
-from streams.keys import Heartbeat, Leader
+from streams.keys import Heartbeat
 from streams.redisio import text
 
 if TYPE_CHECKING:
@@ -53,110 +53,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("btu_scheduler")
 
-MGET_CHUNK = 1_000  # leader keys per MGET (Lua's unpack has a limit)
 BEATS_PER_TICK = 4  # heartbeat hashes refreshed per renewal (2 commands each)
 PRUNE_EVERY = 30  # renewals between clean-ups of dead members
 MIN_GAP_S = 0.1  # between renewals, however often woken (sites loading one by one)
 MID_SECOND_FROM_S = 1.5  # renewal periods from which renewals are moved off whole seconds
 EXPIRY_MARGIN_S = 0.02  # after a member's entry runs out, before looking again
-
-# KEYS: members, digests. ARGV: instance, lease_ms, digest ('' = unchanged), prune ('1'),
-# then the leader keys to read (as ARGV: they are only read).
-# Returns {now, {member, until, ...}, {instance, digest, ...}, value or false, ...}.
-_BEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
-local alive = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf', 'WITHSCORES')
-local digests = redis.call('HGETALL', KEYS[2])
-if ARGV[4] == '1' then
-  local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-  if #dead > 0 then
-    redis.call('ZREM', KEYS[1], unpack(dead))
-    redis.call('HDEL', KEYS[2], unpack(dead))
-  end
-end
-local out = {now, alive, digests}
-local i = 5
-while i <= #ARGV do
-  local last = math.min(i + @CHUNK@ - 1, #ARGV)
-  local values = redis.call('MGET', unpack(ARGV, i, last))
-  for j = 1, last - i + 1 do out[#out + 1] = values[j] end
-  i = last + 1
-end
-return out
-""".replace("@CHUNK@", str(MGET_CHUNK))
-
-# KEYS: members, then the leader keys to take. ARGV: instance, pool.
-# Returns, per leader key, the new token or false (not free after all).
-_TAKE = (
-    """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-for i = 2, #KEYS do
-  local cur = redis.call('GET', KEYS[i])
-  local free = not cur
-  if cur and redis.call('PTTL', KEYS[i]) == -1 then
-    local ok, v = pcall(cjson.decode, cur)
-    if not ok or type(v) ~= 'table' or type(v['@INSTANCE@']) ~= 'string' then
-      free = true
-    elseif v['@INSTANCE@'] == ARGV[1] then
-      free = true
-    else
-      local members = KEYS[1]
-      if type(v['@POOL@']) == 'string' and v['@POOL@'] ~= ARGV[2] then
-        members = 'btu:@pool:' .. v['@POOL@'] .. ':members'
-      end
-      local until_ms = redis.call('ZSCORE', members, v['@INSTANCE@'])
-      free = (not until_ms) or tonumber(until_ms) < now
-    end
-  end
-  if free then
-    local token = '{"@INSTANCE@":' .. cjson.encode(ARGV[1]) .. ',"@EPOCH@":'
-      .. string.format('%d', now) .. ',"@POOL@":' .. cjson.encode(ARGV[2]) .. '}'
-    redis.call('SET', KEYS[i], token)
-    out[#out + 1] = token
-  else
-    out[#out + 1] = false
-  end
-end
-return out
-""".replace("@INSTANCE@", Leader.INSTANCE)
-    .replace("@EPOCH@", Leader.EPOCH)
-    .replace("@POOL@", Leader.POOL)
-)
-
-
-def holder_of(value: str | None) -> tuple[str, str | None]:
-    """``(instance, pool)`` named by a lease value; pool None for a standalone lease."""
-    if not value:
-        return "", None
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return "", ""
-    if not isinstance(data, dict):
-        return "", ""
-    instance, pool = data.get(Leader.INSTANCE), data.get(Leader.POOL)
-    return (instance if isinstance(instance, str) else ""), (
-        pool if isinstance(pool, str) else None
-    )
-
-
-def tenure_of(value: str) -> tuple[str, int]:
-    """``(instance, epoch)`` of a lease value (``("", 0)`` when it names none)."""
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return "", 0
-    if not isinstance(data, dict):
-        return "", 0
-    instance, epoch = data.get(Leader.INSTANCE), data.get(Leader.EPOCH)
-    if not isinstance(epoch, int):
-        epoch = 0
-    return (instance if isinstance(instance, str) else ""), epoch
 
 
 class Keeper:
@@ -165,8 +66,8 @@ class Keeper:
         self.instance = hub.instance
         self.lease_ms = int(hub.lease_seconds * 1000)
         self.renew_s = hub.lease_seconds / 2.5
-        self._beat = hub.r.register_script(_BEAT)
-        self._take = hub.r.register_script(_TAKE)
+        self._beat = hub.r.register_script(BEAT_SCRIPT)
+        self._take = hub.r.register_script(TAKE_SCRIPT)
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._digest_sent = ""
