@@ -14,9 +14,7 @@ Threads and what they own:
 
 A site of a multi-site daemon (:mod:`btu_scheduler.fleet`) has no reader or lease thread,
 and its firing loop does not wake at its instants: its hub's threads do that for every
-site. Loading a snapshot is :func:`btu_scheduler.loader.load_into`.
-
-The engine is guarded by one lock; nothing slow happens while holding it.
+site. The engine is guarded by one lock; nothing slow happens while holding it.
 """
 
 from __future__ import annotations
@@ -105,11 +103,8 @@ class Daemon:
         # The reader's own pool (it alone uses it, so it holds one connection). Not a
         # single-connection client: that one connects here, and start-up must wait for
         # Redis in _start, not die in a constructor.
-        self.rb = hub.r if hub else redis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=BLOCKING_SOCKET_TIMEOUT_S,
-            socket_connect_timeout=5.0,
-        )  # fmt: skip
+        self.rb = hub.r if hub else redis.Redis.from_url(settings.redis_url,
+            socket_timeout=BLOCKING_SOCKET_TIMEOUT_S, socket_connect_timeout=5.0)  # fmt: skip
         # urllib3 for the rare republish_all call (and for an injected endpoint: tests);
         # fires go in batches through the fire client (btu_scheduler.fire).
         self.endpoint = endpoint or setup.make_endpoint(settings)
@@ -131,6 +126,7 @@ class Daemon:
         )
         self.lock = threading.Condition(threading.RLock())
         self.stopping = threading.Event()
+        self.claiming = threading.Lock()  # held by the hub's firer while it claims for us
         self.loaded = threading.Event()  # the snapshot is armed (the fleet reads after it)
         self.lease_stop = threading.Event()  # set once the hand-back is done
         self._lease_thread: threading.Thread | None = None
@@ -257,6 +253,8 @@ class Daemon:
 
     def _shutdown(self) -> None:
         log.info("stopping", instance=self.instance)
+        with self.claiming:  # the hub's firer is done with us (and sees `stopping` next)
+            pass
         # The lease is renewed until the hand-back is done, however long the requests in
         # flight take: a standby must not take over fires that are still being sent.
         handed = self.dispatcher.shutdown(self.settings.shutdown_timeout_seconds)

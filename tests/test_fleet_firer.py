@@ -5,6 +5,7 @@ thread, never lose them."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -201,3 +202,28 @@ def test_a_bug_while_claiming_gives_the_fires_back_to_their_sites(
     monkeypatch.setattr(d.dispatcher, "claim_call", broken)
     fleet.firer.fire([d])
     assert ["TS-F-0"] == [f.id for f in d._pending]
+
+
+def test_a_site_whose_stop_holds_its_claiming_lock_is_skipped(fleet: Fleet) -> None:
+    d, other = fleet.site(), fleet.site()
+    fleet.clock.advance(60)
+    with d.claiming:  # its stop is shutting the dispatcher down
+        fleet.firer.fire([d, other])
+    assert 1 == len(d.engine.due(d.now_ms()))  # not popped: its next leader fires it
+    assert [] == requests(d)
+    wait_for(lambda: requests(other), 5)
+
+
+def test_a_stopping_site_waits_for_the_firer_before_closing_its_dispatcher(
+    fleet: Fleet,
+) -> None:
+    d = fleet.site()
+    d.stopping.set()
+    d.claiming.acquire()  # the firer is claiming for it
+    stopper = threading.Thread(target=d._shutdown, daemon=True)
+    stopper.start()
+    time.sleep(0.3)
+    assert d.dispatcher._accepting  # not shut down while the firer holds the site
+    d.claiming.release()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive() and not d.dispatcher._accepting

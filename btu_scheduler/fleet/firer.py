@@ -114,20 +114,34 @@ class Firer:
             return sites
 
     def fire(self, sites: list[Daemon]) -> None:
-        """Pop the due fires of ``sites``, claim them in one round trip, submit them."""
+        """Pop the due fires of ``sites``, claim them in one round trip, submit them.
+
+        Each site's ``claiming`` lock is held from the check that it is not stopping until
+        its fires are submitted: a stopping site waits for it before it shuts its
+        dispatcher down, so a fire is never claimed here and then refused by a closed
+        dispatcher. A site whose lock is taken is stopping: it is skipped, never waited
+        for (the other sites' fires must not wait behind a stop)."""
         work: list[tuple[Daemon, list[Fire], str]] = []
-        for d in sites:
-            with bound_contextvars(site=d.settings.site):
-                try:
-                    taken = self._take_due(d)
-                except Exception:  # a bug must not stop the other sites' fires
-                    log.exception("firer_error")
-                    d.wake()  # its own thread arms it again
+        held: list[Daemon] = []
+        try:
+            for d in sites:
+                if not d.claiming.acquire(blocking=False):
                     continue
-            if taken is not None:
-                work.append(taken)
-        if work:
-            self._claim_all(work)
+                held.append(d)
+                with bound_contextvars(site=d.settings.site):
+                    try:
+                        taken = self._take_due(d)
+                    except Exception:  # a bug must not stop the other sites' fires
+                        log.exception("firer_error")
+                        d.wake()  # its own thread arms it again
+                        continue
+                if taken is not None:
+                    work.append(taken)
+            if work:
+                self._claim_all(work)
+        finally:
+            for d in held:
+                d.claiming.release()
 
     def _take_due(self, d: Daemon) -> tuple[Daemon, list[Fire], str] | None:
         # Promotion is reconciled by the site's thread before anything fires; it arms
