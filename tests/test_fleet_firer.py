@@ -227,3 +227,19 @@ def test_a_stopping_site_waits_for_the_firer_before_closing_its_dispatcher(
     d.claiming.release()
     stopper.join(timeout=10)
     assert not stopper.is_alive() and not d.dispatcher._accepting
+
+
+def test_a_stopped_site_is_forgotten(fleet: Fleet) -> None:
+    d, other = fleet.site(), fleet.site()
+    fleet.hub.remove(d)
+    assert [other] == list(fleet.firer._armed)
+    assert [other] == [site for _due, _seq, site in fleet.firer._alarms]
+
+
+def test_a_stopped_site_leaves_no_stale_alarm(fleet: Fleet) -> None:
+    d = fleet.site()
+    fleet.firer.arm(d, int(time.time() * 1000) - 1)  # the T0 + 60 s entry is now stale
+    assert [d] == fleet.firer._wait_due()  # pops the earlier one; the stale one stays
+    assert 1 == len(fleet.firer._alarms)
+    fleet.hub.remove(d)
+    assert [] == fleet.firer._alarms

@@ -65,6 +65,14 @@ class Firer:
         if self._thread.ident is not None:
             self._thread.join(timeout=5)
 
+    def forget(self, d: Daemon) -> None:
+        """``d`` has stopped: drop its alarms (they would keep its engine in memory until
+        its next instant, a year away for some)."""
+        with self._cv:
+            self._armed.pop(d, None)
+            self._alarms = [a for a in self._alarms if a[2] is not d]
+            heapq.heapify(self._alarms)
+
     def wake(self) -> None:
         """Look at the alarms again now (the wall clock stepped)."""
         with self._cv:

@@ -84,6 +84,8 @@ class Hub:
         with self._lock:
             if self._sites.get(daemon.settings.site) is daemon:
                 del self._sites[daemon.settings.site]
+        if self.firer is not None:
+            self.firer.forget(daemon)
         self.wake_reader()
 
     def sites(self) -> dict[str, Daemon]:
