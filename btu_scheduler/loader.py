@@ -14,8 +14,8 @@ import ctypes.util
 import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import redis
 import structlog
@@ -26,7 +26,7 @@ from btu_scheduler.engine import Engine, Fire
 from streams.errors import CronError
 from streams.keys import Keys
 from streams.messages import ScheduleUpsert
-from streams.publish import DecodedState, decode_state_groups, decode_state_values, snapshot_raw
+from streams.publish import DecodedState, decode_state_groups, decode_state_values
 from streams.redisio import text
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Loaded:
     state_ids: list[str]  # every id in the state hash, valid or not
     now: int
     started: float  # perf_counter at the start of the build
+    cancels: dict[str, int] = field(default_factory=dict)  # read with the snapshot
 
     @property
     def ms(self) -> float:
@@ -74,19 +75,56 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 _malloc_trim = _find_malloc_trim()
 
 
-def read_last_fire(r: Redis, keys: Keys) -> dict[str, int]:
-    fields = r.hgetall(keys.last_fire)  # one field per item that ever fired: inline text()
-    return {
-        k.decode() if isinstance(k, bytes) else k: int(v) for k, v in fields.items() if v.isdigit()
-    }
+@dataclass(slots=True)
+class Snapshot:
+    items: dict[bytes | str, bytes | str]  # the state hash, as the client returned it
+    last_id: str  # schedules stream position
+    entries_added: int | None  # its entries-added (Redis 7), None before
+    rpc_last_id: str
+    last_fire: dict[str, int]
+    cancels: dict[str, int]  # durable cancellations: item id → the cancelled upsert's ts
 
 
-def stream_last_id(r: Redis, key: str) -> str:
-    try:
-        info = r.xinfo_stream(key)
-    except redis.ResponseError:
-        return "0-0"
-    return text(info["last-generated-id"])
+def read_snapshot(r: Redis, keys: Keys) -> Snapshot:
+    """Everything a load reads, in one MULTI: the state hash and the schedules stream's
+    position (which must be read atomically: PROTOCOL.md "Snapshot and catch-up"), the
+    RPC stream's position, ``last-fire`` and the cancellations. One round trip: a
+    multi-site daemon loads a thousand sites, and each round trip of a loading thread is
+    a wait for the interpreter too."""
+    pipe = r.pipeline(transaction=True)
+    pipe.hgetall(keys.state)
+    pipe.xinfo_stream(keys.schedules)
+    pipe.xinfo_stream(keys.rpc)
+    pipe.hgetall(keys.last_fire)
+    pipe.hgetall(keys.cancelled)
+    state, info, rpc, last_fire, cancels = pipe.execute(raise_on_error=False)
+    for reply in (state, last_fire, cancels):
+        if isinstance(reply, Exception):
+            raise reply
+    last_id, added = _position(info)
+    return Snapshot(state, last_id, added, _position(rpc)[0], _numbers(last_fire),
+                    _numbers(cancels))  # fmt: skip
+
+
+def _position(info: Any) -> tuple[str, int | None]:
+    """A stream's last id and entries-added from XINFO STREAM; ("0-0", 0) for no stream
+    yet (every entry that will come is newer)."""
+    if isinstance(info, redis.ResponseError) and "no such key" in str(info).lower():
+        return "0-0", 0
+    if isinstance(info, Exception):
+        raise info
+    added = info.get("entries-added")
+    return text(info["last-generated-id"]), None if added is None else int(added)
+
+
+def _numbers(fields: Mapping[bytes | str, bytes | str]) -> dict[str, int]:
+    """A hash of item id → instant (one field per item: text() inlined)."""
+    out: dict[str, int] = {}
+    for k, v in fields.items():
+        value = v.decode() if isinstance(v, bytes) else v
+        if value.isdigit():
+            out[k.decode() if isinstance(k, bytes) else k] = int(value)
+    return out
 
 
 # Below this many items the grouped decoder's per-shape probes cost more than they save
@@ -107,9 +145,9 @@ def _decode(items: MutableMapping[bytes | str, bytes | str]) -> DecodedState:
 def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -> Loaded:
     """Snapshot → decoded specs → a new engine with its catch-up fires. No lock taken."""
     started = time.perf_counter()
-    snap = snapshot_raw(r, keys)
-    rpc_last_id = stream_last_id(r, keys.rpc)
-    last_fire = read_last_fire(r, keys)
+    snap = read_snapshot(r, keys)
+    last_fire = snap.last_fire
+    large = len(snap.items) >= GROUPED_FROM
     decoded = _decode(snap.items)  # empties the snapshot as it goes
     for item_id, raw, error in decoded.bad:
         dead.add(keys.state, item_id, {"value": raw.decode("utf-8", "replace")[:2000]}, str(error))
@@ -123,17 +161,19 @@ def build(r: Redis, keys: Keys, grace_ms: int, now_ms: int, dead: DeadLetters) -
     )
     state_ids = decoded.ids  # every id in the hash, valid or not
     del decoded  # the snapshot's values went with the decoding
-    release_free_memory()
+    if large:  # give the decoding's memory back (pointless, and not free, for small ones)
+        release_free_memory()
     return Loaded(
         engine,
         catch_up,
         snap.last_id,
         snap.entries_added,
-        rpc_last_id,
+        snap.rpc_last_id,
         last_fire,
         state_ids,
         now_ms,
         started,
+        snap.cancels,
     )
 
 
@@ -183,8 +223,7 @@ def load_into(d: Daemon, start: bool) -> None:
         grace_ms = int(d.settings.grace_seconds * 1000)
         loaded = build(d.r, d.keys, grace_ms, d.now_ms(), d.dead)
         # Cancellations recorded by earlier leaders hold on the new engine too.
-        cancels = d.takeover.items.read_cancels()
-        cancelled, over = d.takeover.items.apply_cancels(loaded.engine, cancels)
+        cancelled, over = d.takeover.items.apply_cancels(loaded.engine, loaded.cancels)
         loaded.catch_up = [fire for fire in loaded.catch_up if fire.id not in cancelled]
     finally:
         gc.enable()

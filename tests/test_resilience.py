@@ -113,7 +113,7 @@ def test_requests_written_while_a_resync_runs_are_answered(
     publish_upsert(real_redis, keys, spec("TS-1"))
     assert daemon._start()
     written: list[str] = []
-    real_snapshot = btu_scheduler.loader.snapshot_raw
+    real_snapshot = btu_scheduler.loader.read_snapshot
 
     def snapshot_during_which_a_request_arrives(r: Any, k: Keys) -> Any:
         if not written:
@@ -121,7 +121,7 @@ def test_requests_written_while_a_resync_runs_are_answered(
         return real_snapshot(r, k)
 
     monkeypatch.setattr(
-        btu_scheduler.loader, "snapshot_raw", snapshot_during_which_a_request_arrives
+        btu_scheduler.loader, "read_snapshot", snapshot_during_which_a_request_arrives
     )
     resync_id = _request(real_redis, keys, "resync", "resync1")
     daemon.reader.read_once()
@@ -141,7 +141,7 @@ def test_resync_reads_redis_and_rebuilds_without_holding_the_engine_lock(
     publish_upsert(real_redis, keys, spec("TS-1"))
     assert daemon._start()
     free: dict[str, bool] = {}
-    real_snapshot = btu_scheduler.loader.snapshot_raw
+    real_snapshot = btu_scheduler.loader.read_snapshot
     real_load = Engine.load
 
     def snapshot(r: Any, k: Keys) -> Any:
@@ -152,7 +152,7 @@ def test_resync_reads_redis_and_rebuilds_without_holding_the_engine_lock(
         free["build"] = _lock_free(daemon)
         return real_load(self, *args, **kwargs)
 
-    monkeypatch.setattr(btu_scheduler.loader, "snapshot_raw", snapshot)
+    monkeypatch.setattr(btu_scheduler.loader, "read_snapshot", snapshot)
     monkeypatch.setattr(Engine, "load", load)
     publish_upsert(real_redis, keys, spec("TS-2"))
     assert 2 == daemon.resync()

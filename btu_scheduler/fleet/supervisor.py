@@ -67,6 +67,7 @@ class Supervisor:
         self.sites: dict[str, Site] = {}
         self.discovered: dict[str, Settings] = {}
         self._bad_entries: dict[str, str] = {}  # registry entries set aside, and why
+        self._ended: set[str] = set()  # sites whose loop ended while still wanted
         self._lock = threading.RLock()
         self.stopping = threading.Event()
         self._reload_wanted = threading.Event()
@@ -191,13 +192,19 @@ class Supervisor:
         d = ctx.run(build)
 
         def run() -> None:
-            site.gate.wait()
-            d.run_in_fleet()
+            try:
+                site.gate.wait()
+                d.run_in_fleet()
+            finally:
+                with self._lock:  # ended while still wanted: /healthz says so
+                    if self.sites.get(settings.site) is site:
+                        self._ended.add(settings.site)
 
         thread = threading.Thread(
             target=ctx.run, args=(run,), name=f"btu-site:{settings.site}", daemon=True
         )
         site = self.sites[settings.site] = Site(settings, d, thread, discovered)
+        self._ended.discard(settings.site)
         hub.add(d)
         return site
 
@@ -312,8 +319,8 @@ class Supervisor:
             ok, why = hub.threads_alive()
             if not ok:
                 return False, why
-        with self._lock:
-            dead = [n for n, s in self.sites.items() if s.thread.ident and not s.thread.is_alive()]
+        with self._lock:  # kept up by the site threads: a probe must not walk 1,000 sites
+            dead = [n for n in self._ended if n in self.sites]
         if dead:
             return False, f"{len(dead)} site loop(s) stopped: {', '.join(sorted(dead)[:5])}"
         return True, f"ok: {len(self.sites)} sites"
@@ -326,9 +333,9 @@ class Supervisor:
             if not hub.redis_up:
                 return False, f"Redis unreachable: {hub.redis_error}"
         with self._lock:
-            loading = [n for n, s in self.sites.items() if not s.daemon.loaded.is_set()]
+            loading = sum(1 for s in self.sites.values() if not s.daemon.loaded.is_set())
         if loading:
-            return False, f"starting: {len(loading)} of {len(self.sites)} sites not loaded yet"
+            return False, f"starting: {loading} of {len(self.sites)} sites not loaded yet"
         leading = sum(h.keeper.leading for h in self.hubs.values() if h.keeper)
         return True, f"ready: {len(self.sites)} sites, leading {leading}"
 
