@@ -390,3 +390,54 @@ class TestClassifyBatch:
     )
     def test_batch_unknown(self, status: int, body: bytes, unknown: bool) -> None:
         assert unknown == batch_unknown(status, body)
+
+
+class WorkersClient:
+    """A site with a few workers: requests queue for them, each takes ``per_request_s``
+    (a Frappe bench runs a few gunicorn workers); records the most requests it held at once."""
+
+    def __init__(self, workers: int, per_request_s: float) -> None:
+        self.per_request_s = per_request_s
+        self.workers = workers
+        self.held = self.most_held = 0
+        self._free: asyncio.Semaphore | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.workers)
+        self.held += 1
+        self.most_held = max(self.most_held, self.held)
+        try:
+            async with self._free:
+                await asyncio.sleep(self.per_request_s)
+        finally:
+            self.held -= 1
+        return accept_all(path, orjson.loads(body))
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_slow_site_gets_fewer_requests_at_once_and_none_times_out() -> None:
+    """Two workers, 40 ms a request, 0.3 s timeout: 16 requests at once would wait up to
+    0.32 s (timeouts, then retries that add to the site's load); paced by how long the
+    answers take, every fire is accepted at the first attempt."""
+    client = WorkersClient(workers=2, per_request_s=0.04)
+    sender = BatchingSender(lambda: client, BatchSettings(batch_size=1, concurrency=16,
+                                                          timeout_s=0.3))  # fmt: skip
+    try:
+        collector = Collector()
+        send(sender, fires(40), collector)
+        results = collector.wait(40, timeout=10)
+        assert {Outcome.ENQUEUED} == {r.outcome for r in results.values()}
+        assert client.most_held <= 4
+    finally:
+        sender.close()
+
+
+def test_quick_answers_raise_the_requests_in_flight_to_concurrency(make_sender: Any) -> None:
+    sender, _client = make_sender(batch_size=1, concurrency=8)
+    collector = Collector()
+    send(sender, fires(40), collector)
+    collector.wait(40)
+    assert 8 == sender._limit
