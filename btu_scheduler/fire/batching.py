@@ -8,8 +8,8 @@ one asyncio thread with the HTTP client (:mod:`btu_scheduler.fire.client`):
   queue holds that many, when the dispatcher has handed over all it had
   (:meth:`BatchingSender.flush`: the firing loop does after each claim), or when the
   oldest has waited ``linger_s`` (fires handed over one at a time, such as retries);
-- at most ``concurrency`` requests are in flight, fewer while the site answers slowly
-  (:meth:`BatchingSender._pace`); while they all are, fires gather into larger batches;
+- at most ``concurrency`` requests are in flight; while they all are, fires gather into
+  larger batches;
 - a lone fire goes to the single endpoint (``enqueue_scheduled``);
 - every fire of a batch gets its own outcome (:func:`~btu_scheduler.fire.answers.classify_batch`),
   so the dispatcher retries per fire exactly as for single requests;
@@ -43,7 +43,6 @@ from streams.keys import ENQUEUE_BATCH_PATH, ENQUEUE_PATH, MAX_BATCH_FIRES, Outc
 log = structlog.get_logger("btu_scheduler.sender")
 
 REPROBE_S = 300.0  # a site without the batch endpoint is asked again after this long
-INITIAL_IN_FLIGHT = 4  # requests in flight at first; quick answers raise it (_pace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +108,6 @@ class BatchingSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._singles_until = 0.0  # loop time; batching is off before it
         self._cap = settings.batch_size  # fires a batch may take now (halved by timeouts)
-        self._limit = min(INITIAL_IN_FLIGHT, settings.concurrency)  # requests in flight now
-        self._last_cut = 0.0  # loop time the limit was last halved (0: not since at full)
         if shared:
             self._thread = shared.thread
         else:
@@ -177,7 +174,7 @@ class BatchingSender:
                 if waiting.flushed:
                     break
                 waiting.flushed = True
-        while queue and self._in_flight < self._limit:
+        while queue and self._in_flight < self._s.concurrency:
             if now < self._singles_until or (len(queue) == 1 and queue[0].flushed):
                 self._start(self._single(queue.popleft()))
                 continue
@@ -219,17 +216,14 @@ class BatchingSender:
             {"id": fire.id, "kind": fire.kind, "due": fire.due, "fire_id": fire.fire_id}
         )
         sent = self._now_ms()
-        started = self.loop.time()
         try:
             status, data = await self._post(ENQUEUE_PATH, body)
         except SendError as e:
             result = Result(Outcome.RETRYING, detail=str(e))
         except asyncio.TimeoutError:
             result = Result(Outcome.RETRYING, detail="ReadTimeoutError")
-            self._pace(self._s.timeout_s)
         else:
             result = classify(status, data)
-            self._pace(self.loop.time() - started)
         _call(waiting, result, sent)
 
     async def _batch(self, batch: list[_Waiting]) -> None:
@@ -246,13 +240,10 @@ class BatchingSender:
             detail = str(e) if isinstance(e, SendError) else "ReadTimeoutError"
             if isinstance(e, asyncio.TimeoutError):
                 self._shrink(len(batch))
-                self._pace(self._s.timeout_s)
             for waiting in batch:
                 _call(waiting, Result(Outcome.RETRYING, detail=detail), sent)
             return
-        took = self.loop.time() - started
-        self._grow(len(batch), took)
-        self._pace(took)
+        self._grow(len(batch), self.loop.time() - started)
         if batch_unknown(status, data):
             self._batching_off(status, batch)
             return
@@ -262,28 +253,6 @@ class BatchingSender:
         results = classify_batch(status, data, [w.fire.fire_id for w in batch])
         for waiting, result in zip(batch, results, strict=True):
             _call(waiting, result, sent)
-
-    def _pace(self, took_s: float) -> None:
-        """How many requests may be in flight at once, from how long an answer took
-        (additive increase, multiplicative decrease, as TCP does): a site that answers
-        slowly is queueing our requests behind its workers (Frappe runs a few), so
-        sending more at once only makes each wait longer, up to the timeout, and the
-        retries that follow add to its load. An answer slower than a quarter of the
-        timeout halves the limit, at most once per round trip; one quicker than an
-        eighth raises it by one, up to ``concurrency``. It starts at
-        :data:`INITIAL_IN_FLIGHT` (quick answers reach ``concurrency`` within a few
-        round trips)."""
-        now, s = self.loop.time(), self._s
-        if took_s > s.timeout_s / 4:
-            if self._limit > 1 and now - self._last_cut >= took_s:
-                self._limit, self._last_cut = max(1, self._limit // 2), now
-                log.warning("site_slow", took_ms=round(took_s * 1000),
-                            requests_in_flight_now=self._limit)  # fmt: skip
-        elif took_s < s.timeout_s / 8 and self._limit < s.concurrency:
-            self._limit += 1
-            if self._limit == s.concurrency and self._last_cut:
-                self._last_cut = 0.0
-                log.info("site_fast_again", requests_in_flight_now=self._limit)
 
     def _shrink(self, size: int) -> None:
         """A batch of ``size`` fires took longer than the request timeout: the site is
