@@ -18,7 +18,7 @@ from redis import Redis
 
 from btu_scheduler.engine import Engine
 from streams.keys import Keys
-from streams.redisio import text
+from streams.redisio import int_fields
 
 log = structlog.get_logger("btu_scheduler.itemstate")
 
@@ -86,9 +86,7 @@ class ItemState:
             self._forget(keys=keys, args=[token, *_flat(chunk)])
 
     def read_cancels(self) -> dict[str, int]:
-        return {
-            text(k): int(v) for k, v in self._r.hgetall(self._keys.cancelled).items() if v.isdigit()
-        }
+        return int_fields(self._r.hgetall(self._keys.cancelled))
 
     @staticmethod
     def apply_cancels(

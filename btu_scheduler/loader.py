@@ -27,7 +27,7 @@ from streams.errors import CronError
 from streams.keys import Keys
 from streams.messages import ScheduleUpsert
 from streams.publish import DecodedState, decode_state_groups, decode_state_values
-from streams.redisio import text
+from streams.redisio import int_fields, text
 
 if TYPE_CHECKING:
     from btu_scheduler.daemon import Daemon
@@ -102,8 +102,8 @@ def read_snapshot(r: Redis, keys: Keys) -> Snapshot:
         if isinstance(reply, Exception):
             raise reply
     last_id, added = _position(info)
-    return Snapshot(state, last_id, added, _position(rpc)[0], _numbers(last_fire),
-                    _numbers(cancels))  # fmt: skip
+    return Snapshot(state, last_id, added, _position(rpc)[0], int_fields(last_fire),
+                    int_fields(cancels))  # fmt: skip
 
 
 def _position(info: Any) -> tuple[str, int | None]:
@@ -115,16 +115,6 @@ def _position(info: Any) -> tuple[str, int | None]:
         raise info
     added = info.get("entries-added")
     return text(info["last-generated-id"]), None if added is None else int(added)
-
-
-def _numbers(fields: Mapping[bytes | str, bytes | str]) -> dict[str, int]:
-    """A hash of item id → instant (one field per item: text() inlined)."""
-    out: dict[str, int] = {}
-    for k, v in fields.items():
-        value = v.decode() if isinstance(v, bytes) else v
-        if value.isdigit():
-            out[k.decode() if isinstance(k, bytes) else k] = int(value)
-    return out
 
 
 # Below this many items the grouped decoder's per-shape probes cost more than they save

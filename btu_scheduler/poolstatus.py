@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis
 
 from btu_scheduler.cluster import GONE_AFTER_LEASES
-from streams.keys import F, Heartbeat, Keys, Leader, Outcome, PoolKeys
+from btu_scheduler.fleet.leases import holder_of, lease_data
+from streams.keys import F, Heartbeat, Keys, Outcome, PoolKeys
 from streams.redisio import text
 
 MGET_CHUNK = 1_000  # leader keys per MGET
@@ -40,23 +40,11 @@ class SiteRef:
 
 
 def _holder(value: str | None) -> tuple[str, str | None]:
-    """``(instance, pool)`` of a lease value; pool None for a standalone daemon's."""
-    if not value:
-        return "", None
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
+    """``(instance, pool)`` of a lease value to show: a value that names none is shown as
+    it is (80 characters)."""
+    if value and lease_data(value) is None:
         return value[:80], None
-    if not isinstance(data, dict):
-        return value[:80], None
-    instance, pool = data.get(Leader.INSTANCE), data.get(Leader.POOL)
-    return (instance if isinstance(instance, str) else ""), (
-        pool if isinstance(pool, str) else None
-    )
-
-
-def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
-    return list(zip(flat[0::2], flat[1::2], strict=True))
+    return holder_of(value)
 
 
 def _int(value: str | None) -> int | None:

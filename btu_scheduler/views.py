@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,8 +11,8 @@ from streams.keys import F
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def iso(ms: Any) -> str:
-    """Epoch ms as ISO 8601 UTC, exact to the millisecond; the number itself when it is
+def _moment(ms: Any, show: Callable[[datetime], str]) -> str:
+    """Epoch ms shown by ``show``; "-" for no number, the number itself when it is
     outside the years 1-9999."""
     if not isinstance(ms, int):
         return "-"
@@ -20,7 +20,12 @@ def iso(ms: Any) -> str:
         moment = _EPOCH + timedelta(milliseconds=ms)
     except OverflowError:
         return f"{ms} ms"
-    return moment.isoformat(timespec="milliseconds")
+    return show(moment)
+
+
+def iso(ms: Any) -> str:
+    """Epoch ms as ISO 8601 UTC, exact to the millisecond."""
+    return _moment(ms, lambda m: m.isoformat(timespec="milliseconds"))
 
 
 def age(ms: Any) -> str:
@@ -154,13 +159,7 @@ def dead_line(fields: dict[str, str], item_id: str | None) -> str:
 
 def short_iso(ms: Any) -> str:
     """Epoch ms as ``2026-12-01T02:40:00Z`` (to the second, for tables)."""
-    if not isinstance(ms, int):
-        return "-"
-    try:
-        moment = _EPOCH + timedelta(milliseconds=ms)
-    except OverflowError:
-        return f"{ms} ms"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _moment(ms, lambda m: m.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _count(value: Any) -> str:

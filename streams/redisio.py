@@ -9,7 +9,7 @@ socket timeout, and :func:`xread` normalises RESP2/RESP3 replies.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from redis import Redis
@@ -69,6 +69,23 @@ def xread(
 def text(value: bytes | str) -> str:
     """A Redis reply value as text (clients may or may not decode responses)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """A flat reply ``[k1, v1, k2, v2, ...]`` (HGETALL or ZRANGE WITHSCORES from Lua) as
+    pairs."""
+    return list(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def int_fields(fields: Mapping[Any, Any]) -> dict[str, int]:
+    """A hash whose values are integers (item id → instant), as text → int; fields whose
+    value is not a whole number are left out."""
+    out: dict[str, int] = {}
+    for k, v in fields.items():
+        value = text(v)
+        if value.isdigit():
+            out[text(k)] = int(value)
+    return out
 
 
 def xadd(r: Any, key: str, fields: Mapping[str, str], maxlen: int | None = None) -> Any:

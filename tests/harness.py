@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 from rq import Queue, SimpleWorker
 
@@ -44,14 +45,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
 
 
 class DaemonProc:
-    """One ``btu-scheduler run`` process."""
+    """One ``btu-scheduler run`` process (``args``: the command and its options)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, redis_url: str) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: Sequence[str] = ("run",)) -> None:
         self.log_path = log_path
         self.instance = env["BTU_INSTANCE"]
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "btu_scheduler.cli", "run"],
+            [sys.executable, "-m", "btu_scheduler.cli", *args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -70,9 +71,24 @@ class DaemonProc:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
 
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON log lines (BTU_LOG_FORMAT=json)."""
+        out = []
+        for line in self.log().splitlines():
+            try:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                out.append(data)
+        return out
 
     def close(self) -> None:
         if self.alive:
@@ -121,9 +137,7 @@ class Stack:
     def start_daemon(
         self, instance: str = "d1", *, wait_leader: bool = True, **env: str
     ) -> DaemonProc:
-        proc = DaemonProc(
-            self.env(instance, **env), self.tmp_path / f"{instance}.log", self.redis_url
-        )
+        proc = DaemonProc(self.env(instance, **env), self.tmp_path / f"{instance}.log")
         self.daemons.append(proc)
         if wait_leader:
             wait_for(lambda: self.ping(0.3).get("leader") if proc.alive else _dead(proc), 15)

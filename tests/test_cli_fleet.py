@@ -372,7 +372,7 @@ def test_status_and_reload_config_against_a_running_fleet(stack: Stack, tmp_path
                 "lease_seconds": 1.5, "log_format": "json"}  # fmt: skip
     path = write_config(tmp_path / "btu.toml", defaults, {stack.site: {}, other: {}})
     env = clean_env(BTU_CONFIG=str(path), BTU_INSTANCE="f1")
-    proc = DaemonProc(env, tmp_path / "f1.log", stack.redis_url)
+    proc = DaemonProc(env, tmp_path / "f1.log")
     stack.daemons.append(proc)
     config = ("--config", str(path))
     try:

@@ -15,8 +15,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,7 +33,7 @@ from streams.keys import Keys, PoolKeys
 from streams.messages import FireRecord, ScheduleUpsert, job_id_for
 from streams.publish import publish_upsert
 from streams.redisio import xrevrange
-from tests.harness import API_KEY, API_SECRET, now_ms, wait_for
+from tests.harness import API_KEY, API_SECRET, DaemonProc, now_ms, wait_for
 
 LEASE_S = 1.5
 RENEW_S = LEASE_S / 2.5
@@ -83,54 +81,6 @@ class Hang:
         self.sock.close()
 
 
-class Proc:
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.instance = env["BTU_INSTANCE"]
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "btu_scheduler.cli", *args],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def term(self, timeout: float = 20.0) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def events(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log().splitlines():
-            try:
-                data = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(data, dict):
-                out.append(data)
-        return out
-
-    def close(self) -> None:
-        if self.alive:
-            self.kill()
-        self._log.close()
-
-
 class Fleet:
     """Sites with their stand-ins, a config file, and daemon processes."""
 
@@ -148,7 +98,7 @@ class Fleet:
         self.sent: list[Sent] = []
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        self.procs: list[Proc] = []
+        self.procs: list[DaemonProc] = []
         self.config = tmp_path / "fleet.toml"
         self.top = {"request_timeout_seconds": "2"}
         self._tag = tag
@@ -217,13 +167,13 @@ class Fleet:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BTU_")}
         return env | {"BTU_INSTANCE": instance} | extra
 
-    def start(self, instance: str) -> Proc:
-        proc = Proc(["run", "--config", str(self.config)], self.env(instance),
-                    self.tmp_path / f"{instance}.log")  # fmt: skip
+    def start(self, instance: str) -> DaemonProc:
+        proc = DaemonProc(self.env(instance), self.tmp_path / f"{instance}.log",
+                          ("run", "--config", str(self.config)))  # fmt: skip
         self.procs.append(proc)
         return proc
 
-    def start_standalone(self, instance: str, site: str) -> Proc:
+    def start_standalone(self, instance: str, site: str) -> DaemonProc:
         env = self.env(
             instance,
             BTU_SITE=site,
@@ -238,7 +188,7 @@ class Fleet:
             BTU_RECONNECT_MAX_SECONDS="0.5",
             BTU_LOG_FORMAT="json",
         )
-        proc = Proc(["run"], env, self.tmp_path / f"{instance}.log")
+        proc = DaemonProc(env, self.tmp_path / f"{instance}.log")
         self.procs.append(proc)
         return proc
 

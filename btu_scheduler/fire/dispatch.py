@@ -183,12 +183,6 @@ class Dispatcher:
         keys, args = self.claim_call(fires, token)
         return self.claim_result(fires, self._claim_many(keys=keys, args=args))
 
-    @property
-    def claim_sha(self) -> str:
-        """The claim script's SHA1 (the same for every site): for a caller that claims
-        the fires of many sites in one pipeline (:mod:`btu_scheduler.fleet.firer`)."""
-        return str(self._claim_many.sha)
-
     def claim_call(self, fires: list[Fire], token: str) -> tuple[list[str], list[str | int]]:
         """The claim script's keys and arguments for ``fires``."""
         keys = [self._keys.leader, self._keys.last_fire, self._keys.inflight]

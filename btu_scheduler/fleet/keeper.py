@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from structlog.contextvars import bound_contextvars
@@ -45,7 +45,7 @@ from btu_scheduler.heartbeat import heartbeat_fields
 from btu_scheduler.lease import LeaseState
 from btu_scheduler.redisdiag import START_ERRORS, log_attempt
 from streams.keys import Heartbeat
-from streams.redisio import text
+from streams.redisio import pairs, text
 
 if TYPE_CHECKING:
     from btu_scheduler.daemon import Daemon
@@ -152,8 +152,8 @@ class Keeper:
         )
         self._digest_sent = mine
         now = int(reply[0])
-        alive = {text(m): int(s) for m, s in _pairs(reply[1])}
-        digests = {text(k): text(v) for k, v in _pairs(reply[2])}
+        alive = {text(m): int(s) for m, s in pairs(reply[1])}
+        digests = {text(k): text(v) for k, v in pairs(reply[2])}
         values = [None if v is None else text(v) for v in reply[3:]]
         self._set_redis(True, "")
         self.next_wait = self._next_wait(alive, now)
@@ -338,7 +338,3 @@ def mid_second(wait: float, now: float) -> float:
     if wait < MID_SECOND_FROM_S:
         return wait
     return wait + 0.5 - (now + wait) % 1.0
-
-
-def _pairs(flat: list[Any]) -> list[tuple[Any, Any]]:
-    return list(zip(flat[0::2], flat[1::2], strict=True))

@@ -4,6 +4,8 @@ docs/protocol.md "Pools of multi-site daemons"."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from streams.keys import Leader
@@ -79,31 +81,38 @@ return out
 )
 
 
-def holder_of(value: str | None) -> tuple[str, str | None]:
-    """``(instance, pool)`` named by a lease value; pool None for a standalone lease."""
+def lease_data(value: str | None) -> dict[str, Any] | None:
+    """A lease value decoded (``{"instance", "epoch"[, "pool"]}``); None when it is missing
+    or is not a JSON object."""
     if not value:
-        return "", None
+        return None
     try:
         data = orjson.loads(value)
     except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _str(data: dict[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    return value if isinstance(value, str) else None
+
+
+def holder_of(value: str | None) -> tuple[str, str | None]:
+    """``(instance, pool)`` named by a lease value; pool None for a standalone lease,
+    ``""`` for a value that names none."""
+    if not value:
+        return "", None
+    data = lease_data(value)
+    if data is None:
         return "", ""
-    if not isinstance(data, dict):
-        return "", ""
-    instance, pool = data.get(Leader.INSTANCE), data.get(Leader.POOL)
-    return (instance if isinstance(instance, str) else ""), (
-        pool if isinstance(pool, str) else None
-    )
+    return _str(data, Leader.INSTANCE) or "", _str(data, Leader.POOL)
 
 
 def tenure_of(value: str) -> tuple[str, int]:
     """``(instance, epoch)`` of a lease value (``("", 0)`` when it names none)."""
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
+    data = lease_data(value)
+    if data is None:
         return "", 0
-    if not isinstance(data, dict):
-        return "", 0
-    instance, epoch = data.get(Leader.INSTANCE), data.get(Leader.EPOCH)
-    if not isinstance(epoch, int):
-        epoch = 0
-    return (instance if isinstance(instance, str) else ""), epoch
+    epoch = data.get(Leader.EPOCH)
+    return _str(data, Leader.INSTANCE) or "", epoch if isinstance(epoch, int) else 0
